@@ -1,0 +1,140 @@
+/**
+ * The compiler's front door: a GAN definition → optimized graphs, ONNX bytes, a manifest and initial state.
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { GanDef } from '../dsl/gan.ts';
+import { describeInit, initialValues } from '../dsl/init.ts';
+import type { TensorSpec } from '../dsl/trace.ts';
+import { type Graph, type Role, numel } from './ir.ts';
+import { toOnnx } from './onnx.ts';
+import { opDef } from './ops/registry.ts';
+import { optimizeGraph } from './passes/index.ts';
+import { graphToText } from './text.ts';
+import { traceGan, type TraceOptions } from './trace_gan.ts';
+
+export interface CompileOptions extends TraceOptions {}
+
+export interface TensorEntry {
+  name: string;
+  shape: number[];
+  dtype: string;
+  role: Role;
+  /** For outputs that carry a new value of a state input. */
+  updates?: string;
+}
+
+export interface GraphEntry {
+  file: string;
+  inputs: TensorEntry[];
+  outputs: TensorEntry[];
+  nodes: number;
+  flops: number;
+}
+
+export interface StateEntry {
+  name: string;
+  shape: number[];
+  role: 'param' | 'bn_state' | 'optimizer_state';
+  network: string;
+  init: string;
+  /** Offset (in float32 elements) of the initial value in init.bin. */
+  offset: number;
+}
+
+export interface Manifest {
+  format: 'ganc/1';
+  model: string;
+  modelHash?: string;
+  image: { channels: number; size: number };
+  z: { size: number; dist: string };
+  batch: number;
+  classes?: number;
+  gUpdatesPerD: number;
+  seed: number;
+  graphs: Record<string, GraphEntry>;
+  state: StateEntry[];
+  flopsPerIteration: number;
+}
+
+export interface Compiled {
+  def: GanDef;
+  graphs: Graph[];
+  specs: TensorSpec[];
+  manifest: Manifest;
+  /** All state tensors' initial values, concatenated in manifest.state order. */
+  init: Float32Array;
+}
+
+export function graphFlops(g: Graph): number {
+  return g.nodes.reduce((s, n) => s + (opDef(n.op).flops?.(n) ?? 0), 0);
+}
+
+const entry = (io: Graph['inputs'][number]): TensorEntry => ({
+  name: io.name, shape: [...io.value.shape], dtype: io.value.dtype, role: io.role, ...(io.updates ? { updates: io.updates } : {}),
+});
+
+export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
+  const traced = traceGan(def, opts);
+  const graphs = traced.graphs.map(optimizeGraph);
+  const byName = Object.fromEntries(graphs.map((g) => [g.name, g]));
+  const manifestGraphs: Record<string, GraphEntry> = {};
+  for (const g of graphs) {
+    manifestGraphs[g.name] = { file: `${g.name}.onnx`, inputs: g.inputs.map(entry), outputs: g.outputs.map(entry), nodes: g.nodes.length, flops: graphFlops(g) };
+  }
+
+  // Every state tensor any graph reads: parameters and BN statistics from the specs, then optimizer state.
+  const state: StateEntry[] = [];
+  const values: Float32Array[] = [];
+  let offset = 0;
+  const add = (e: Omit<StateEntry, 'offset'>, data: Float32Array) => {
+    state.push({ ...e, offset });
+    values.push(data);
+    offset += data.length;
+  };
+  for (const s of traced.specs) {
+    add({ name: s.name, shape: s.shape, role: s.role, network: s.network, init: describeInit(s.init) }, initialValues(s.init, numel(s.shape), def.seed, s.name));
+  }
+  const seen = new Set(state.map((s) => s.name));
+  for (const g of graphs) for (const i of g.inputs) {
+    if (i.role !== 'optimizer_state' || seen.has(i.name)) continue;
+    seen.add(i.name);
+    add({ name: i.name, shape: [...i.value.shape], role: 'optimizer_state', network: i.name.split('/')[1], init: 'zeros' }, new Float32Array(i.value.size));
+  }
+  const init = new Float32Array(offset);
+  values.forEach((v, i) => init.set(v, state[i].offset));
+
+  const manifest: Manifest = {
+    format: 'ganc/1',
+    model: def.name,
+    image: def.image,
+    z: def.z,
+    batch: def.batch,
+    ...(def.classes ? { classes: def.classes } : {}),
+    gUpdatesPerD: def.gUpdatesPerD,
+    seed: def.seed,
+    graphs: manifestGraphs,
+    state,
+    flopsPerIteration: graphFlops(byName.d_step) + def.gUpdatesPerD * graphFlops(byName.g_step),
+  };
+  return { def, graphs, specs: traced.specs, manifest, init };
+}
+
+/** Write the compiled model: one .onnx per graph, manifest.json, init.bin, and optionally the text form. */
+export function writeCompiled(c: Compiled, dir: string, opts: { print?: boolean; modelHash?: string } = {}): string[] {
+  mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  const put = (name: string, data: Uint8Array | string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file + '.tmp', data);
+    renameSync(file + '.tmp', file);
+    written.push(file);
+  };
+  for (const g of c.graphs) {
+    put(`${g.name}.onnx`, toOnnx(g, { docString: `ganc ${c.def.name}: ${g.name}` }));
+    if (opts.print) put(`${g.name}.txt`, graphToText(g, { sites: true }));
+  }
+  put('init.bin', new Uint8Array(c.init.buffer, c.init.byteOffset, c.init.byteLength));
+  put('manifest.json', JSON.stringify({ ...c.manifest, ...(opts.modelHash ? { modelHash: opts.modelHash } : {}) }, null, 1) + '\n');
+  return written;
+}

@@ -1,0 +1,106 @@
+/**
+ * 2-D convolution and transposed convolution (NCHW, group 1, no bias: bias is a broadcast Add).
+ * Pads are explicit [top, left, bottom, right]; "SAME" is resolved in the DSL.
+ * Gradients: a Conv's input gradient is a ConvTranspose with the same weight and vice versa; both weight gradients
+ * are one Conv over batch-transposed tensors (stride and dilation swap roles).
+ */
+import type { Builder } from '../builder.ts';
+import { type Node, type Value, shapeStr } from '../ir.ts';
+import { defineOp, ShapeError } from './registry.ts';
+import { slice, transpose } from './shape.ts';
+
+export interface ConvAttrs {
+  strides: number[];
+  pads: number[];
+  dilations: number[];
+}
+
+function attrsOf(n: Node): ConvAttrs {
+  return { strides: n.attrs.strides as number[], pads: n.attrs.pads as number[], dilations: n.attrs.dilations as number[] };
+}
+
+export function convOutSize(size: number, k: number, s: number, d: number, p0: number, p1: number): number {
+  return Math.floor((size + p0 + p1 - d * (k - 1) - 1) / s) + 1;
+}
+
+export function convTransposeOutSize(size: number, k: number, s: number, d: number, p0: number, p1: number, op: number): number {
+  return s * (size - 1) + op + d * (k - 1) + 1 - p0 - p1;
+}
+
+function check4d(x: Value, w: Value): void {
+  if (x.shape.length !== 4) throw new ShapeError(`input must be 4-D [N, C, H, W], got ${shapeStr(x.shape)}`);
+  if (w.shape.length !== 4) throw new ShapeError(`weight must be 4-D, got ${shapeStr(w.shape)}`);
+}
+
+defineOp('Conv', {
+  label: 'conv2d',
+  infer: ([x, w], a) => {
+    check4d(x, w);
+    const { strides: s, pads: p, dilations: d } = a as unknown as ConvAttrs;
+    if (x.shape[1] !== w.shape[1]) throw new ShapeError(`input ${shapeStr(x.shape)} has ${x.shape[1]} channels but weight ${shapeStr(w.shape)} expects ${w.shape[1]}`);
+    const h = convOutSize(x.shape[2], w.shape[2], s[0], d[0], p[0], p[2]);
+    const wd = convOutSize(x.shape[3], w.shape[3], s[1], d[1], p[1], p[3]);
+    if (h < 1 || wd < 1) throw new ShapeError(`kernel ${w.shape[2]}×${w.shape[3]} does not fit input ${shapeStr(x.shape)}`);
+    return [{ shape: [x.shape[0], w.shape[0], h, wd], dtype: x.dtype }];
+  },
+  lower: (n, cx) => cx.node('Conv', n.inputs.map(cx.name), [cx.name(n.outputs[0])], { ...attrsOf(n), kernel_shape: n.inputs[1].shape.slice(2) }),
+  grad: (n, [g], b) => {
+    const [x, w] = n.inputs;
+    const a = attrsOf(n);
+    const y = n.outputs[0];
+    // Rows of the input that the floor in the output size left unused become output padding.
+    const outputPadding = [0, 1].map((i) => x.shape[2 + i] - convTransposeOutSize(y.shape[2 + i], w.shape[2 + i], a.strides[i], a.dilations[i], a.pads[i], a.pads[i + 2], 0));
+    const dx = b.emit1('ConvTranspose', [g!, w], { ...a, output_padding: outputPadding });
+    return [dx, convWeightGrad(b, x, g!, w.shape.slice(2), a)];
+  },
+  flops: (n) => {
+    const [, w] = n.inputs;
+    const y = n.outputs[0];
+    return 2 * y.size * w.shape[1] * w.shape[2] * w.shape[3];
+  },
+});
+
+defineOp('ConvTranspose', {
+  label: 'deconv2d',
+  infer: ([x, w], a) => {
+    check4d(x, w);
+    const { strides: s, pads: p, dilations: d } = a as unknown as ConvAttrs;
+    const op = a.output_padding as number[];
+    if (x.shape[1] !== w.shape[0]) throw new ShapeError(`input ${shapeStr(x.shape)} has ${x.shape[1]} channels but weight ${shapeStr(w.shape)} expects ${w.shape[0]}`);
+    if (op.some((v, i) => v < 0 || v >= Math.max(s[i], d[i]))) throw new ShapeError(`output padding [${op}] must be below the stride or dilation`);
+    const h = convTransposeOutSize(x.shape[2], w.shape[2], s[0], d[0], p[0], p[2], op[0]);
+    const wd = convTransposeOutSize(x.shape[3], w.shape[3], s[1], d[1], p[1], p[3], op[1]);
+    if (h < 1 || wd < 1) throw new ShapeError(`pads [${p}] leave no output for input ${shapeStr(x.shape)}`);
+    return [{ shape: [x.shape[0], w.shape[1], h, wd], dtype: x.dtype }];
+  },
+  lower: (n, cx) => cx.node('ConvTranspose', n.inputs.map(cx.name), [cx.name(n.outputs[0])], {
+    ...attrsOf(n), output_padding: n.attrs.output_padding as number[], kernel_shape: n.inputs[1].shape.slice(2),
+  }),
+  grad: (n, [g], b) => {
+    const [x, w] = n.inputs;
+    const a = attrsOf(n);
+    const dx = b.emit1('Conv', [g!, w], { ...a });
+    // ConvTranspose(x, w) is the input-adjoint of Conv(·, w); its weight gradient is that Conv's, with g as the input.
+    return [dx, convWeightGrad(b, g!, x, w.shape.slice(2), a)];
+  },
+  flops: (n) => {
+    const [x, w] = n.inputs;
+    return 2 * x.size * w.shape[1] * w.shape[2] * w.shape[3];
+  },
+});
+
+/**
+ * dW[m,c,i,j] = Σ_{n,y,x} gy[n,m,y,x]·xpad[n,c,y·s+i·d,x·s+j·d]: a Conv of xᵀ [C,N,H,W] with gyᵀ [M,N,Ho,Wo] as the
+ * kernel, stride d and dilation s; extra rows (when the forward floor dropped some) are sliced off.
+ */
+export function convWeightGrad(b: Builder, x: Value, gy: Value, kernel: number[], a: ConvAttrs): Value {
+  const xt = transpose(b, x, [1, 0, 2, 3]);
+  const gt = transpose(b, gy, [1, 0, 2, 3]);
+  let r = b.emit1('Conv', [xt, gt], { strides: a.dilations, dilations: a.strides, pads: a.pads });
+  if (r.shape[2] !== kernel[0] || r.shape[3] !== kernel[1]) r = slice(b, r, [0, 0], kernel, [2, 3]);
+  return transpose(b, r, [1, 0, 2, 3]);
+}
+
+export const conv = (b: Builder, x: Value, w: Value, a: ConvAttrs) => b.emit1('Conv', [x, w], { ...a });
+export const convTranspose = (b: Builder, x: Value, w: Value, a: ConvAttrs & { output_padding: number[] }) =>
+  b.emit1('ConvTranspose', [x, w], { ...a });

@@ -1,0 +1,14 @@
+/** Importing this registers every op. */
+import './constant.ts';
+import './elementwise.ts';
+import './reduce.ts';
+import './shape.ts';
+import './matmul.ts';
+import './conv.ts';
+
+export * from './elementwise.ts';
+export * from './reduce.ts';
+export * from './shape.ts';
+export * from './matmul.ts';
+export * from './conv.ts';
+export { allOps, opDef } from './registry.ts';

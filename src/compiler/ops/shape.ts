@@ -1,0 +1,141 @@
+/** Ops that move data without arithmetic: reshape, transpose, concat, slice, pad, expand. */
+import type { Builder } from '../builder.ts';
+import { type Shape, type Value, numel, shapeStr } from '../ir.ts';
+import { defineOp, ShapeError } from './registry.ts';
+import { sumToShape } from './elementwise.ts';
+
+defineOp('Reshape', {
+  label: 'reshape',
+  infer: ([x], a) => {
+    const shape = a.shape as number[];
+    if (numel(shape) !== numel(x.shape)) throw new ShapeError(`cannot reshape ${shapeStr(x.shape)} (${numel(x.shape)} elements) to ${shapeStr(shape)} (${numel(shape)} elements)`);
+    return [{ shape, dtype: x.dtype }];
+  },
+  lower: (n, cx) => cx.node('Reshape', [cx.name(n.inputs[0]), cx.ints(n.attrs.shape as number[])], [cx.name(n.outputs[0])]),
+  grad: (n, [g], b) => [reshape(b, g!, n.inputs[0].shape)],
+  fold: ([x], _a, out) => ({ ...x, shape: out.shape }),
+});
+
+function invertPerm(p: number[]): number[] {
+  const inv: number[] = [];
+  p.forEach((v, i) => (inv[v] = i));
+  return inv;
+}
+
+defineOp('Transpose', {
+  label: 'transpose',
+  infer: ([x], a) => {
+    const perm = a.perm as number[];
+    if (perm.length !== x.shape.length || [...perm].sort().some((v, i) => v !== i)) {
+      throw new ShapeError(`perm [${perm}] is not a permutation of the ${x.shape.length} axes of ${shapeStr(x.shape)}`);
+    }
+    return [{ shape: perm.map((p) => x.shape[p]), dtype: x.dtype }];
+  },
+  lower: (n, cx) => cx.node('Transpose', [cx.name(n.inputs[0])], [cx.name(n.outputs[0])], { perm: n.attrs.perm as number[] }),
+  grad: (n, [g], b) => [transpose(b, g!, invertPerm(n.attrs.perm as number[]))],
+  flops: () => 0,
+});
+
+defineOp('Concat', {
+  label: 'concat',
+  infer: (xs, a) => {
+    const axis = a.axis as number;
+    const first = xs[0].shape;
+    if (axis < 0 || axis >= first.length) throw new ShapeError(`axis ${axis} out of range for ${shapeStr(first)}`);
+    for (const x of xs) {
+      if (x.shape.length !== first.length || x.shape.some((d, i) => i !== axis && d !== first[i])) {
+        throw new ShapeError(`shapes ${xs.map((v) => shapeStr(v.shape)).join(' and ')} differ outside axis ${axis}`);
+      }
+    }
+    const shape = [...first];
+    shape[axis] = xs.reduce((s, x) => s + x.shape[axis], 0);
+    return [{ shape, dtype: xs[0].dtype }];
+  },
+  lower: (n, cx) => cx.node('Concat', n.inputs.map(cx.name), [cx.name(n.outputs[0])], { axis: n.attrs.axis as number }),
+  grad: (n, [g], b) => {
+    const axis = n.attrs.axis as number;
+    let start = 0;
+    return n.inputs.map((x) => {
+      const s = slice(b, g!, [start], [start + x.shape[axis]], [axis]);
+      start += x.shape[axis];
+      return s;
+    });
+  },
+});
+
+defineOp('Slice', {
+  infer: ([x], a) => {
+    const [starts, ends, axes] = [a.starts, a.ends, a.axes] as number[][];
+    const shape = [...x.shape];
+    axes.forEach((ax, i) => {
+      if (starts[i] < 0 || ends[i] > x.shape[ax] || starts[i] >= ends[i]) {
+        throw new ShapeError(`slice [${starts[i]}, ${ends[i]}) out of range on axis ${ax} of ${shapeStr(x.shape)}`);
+      }
+      shape[ax] = ends[i] - starts[i];
+    });
+    return [{ shape, dtype: x.dtype }];
+  },
+  lower: (n, cx) => {
+    const a = n.attrs;
+    cx.node('Slice', [cx.name(n.inputs[0]), cx.ints(a.starts as number[]), cx.ints(a.ends as number[]), cx.ints(a.axes as number[])], [cx.name(n.outputs[0])]);
+  },
+  grad: (n, [g], b) => {
+    const x = n.inputs[0];
+    const pads = new Array(2 * x.shape.length).fill(0);
+    (n.attrs.axes as number[]).forEach((ax, i) => {
+      pads[ax] = (n.attrs.starts as number[])[i];
+      pads[ax + x.shape.length] = x.shape[ax] - (n.attrs.ends as number[])[i];
+    });
+    return [pad(b, g!, pads)];
+  },
+});
+
+defineOp('Pad', {
+  infer: ([x], a) => {
+    const pads = a.pads as number[];
+    if (pads.length !== 2 * x.shape.length || pads.some((p) => p < 0)) throw new ShapeError(`bad pads [${pads}] for ${shapeStr(x.shape)}`);
+    return [{ shape: x.shape.map((d, i) => d + pads[i] + pads[i + x.shape.length]), dtype: x.dtype }];
+  },
+  lower: (n, cx) => cx.node('Pad', [cx.name(n.inputs[0]), cx.ints(n.attrs.pads as number[])], [cx.name(n.outputs[0])]),
+  grad: (n, [g], b) => {
+    const x = n.inputs[0];
+    const r = x.shape.length;
+    const pads = n.attrs.pads as number[];
+    const axes = x.shape.map((_, i) => i).filter((i) => pads[i] || pads[i + r]);
+    return [slice(b, g!, axes.map((i) => pads[i]), axes.map((i) => pads[i] + x.shape[i]), axes)];
+  },
+});
+
+defineOp('Expand', {
+  infer: ([x], a) => {
+    const shape = a.shape as number[];
+    const lead = shape.length - x.shape.length;
+    if (lead < 0 || x.shape.some((d, i) => d !== 1 && d !== shape[i + lead])) {
+      throw new ShapeError(`cannot broadcast ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
+    }
+    return [{ shape, dtype: x.dtype }];
+  },
+  lower: (n, cx) => cx.node('Expand', [cx.name(n.inputs[0]), cx.ints(n.attrs.shape as number[])], [cx.name(n.outputs[0])]),
+  grad: (n, [g], b) => [sumToShape(b, g!, n.inputs[0].shape)],
+  flops: () => 0,
+});
+
+export const reshape = (b: Builder, x: Value, shape: Shape) => b.emit1('Reshape', [x], { shape: resolveShape(x, shape) });
+export const transpose = (b: Builder, x: Value, perm: number[]) => b.emit1('Transpose', [x], { perm });
+export const concat = (b: Builder, xs: Value[], axis: number) =>
+  b.emit1('Concat', xs, { axis: axis < 0 ? axis + xs[0].shape.length : axis });
+export const slice = (b: Builder, x: Value, starts: number[], ends: number[], axes: number[]) =>
+  b.emit1('Slice', [x], { starts, ends, axes });
+export const pad = (b: Builder, x: Value, pads: number[]) => b.emit1('Pad', [x], { pads });
+export const expand = (b: Builder, x: Value, shape: Shape) => b.emit1('Expand', [x], { shape: [...shape] });
+
+/** Static reshape with one -1 allowed (inferred), as in numpy. */
+function resolveShape(x: Value, shape: Shape): number[] {
+  const s = [...shape];
+  const i = s.indexOf(-1);
+  if (i >= 0) {
+    const rest = numel(s.filter((_, j) => j !== i));
+    s[i] = rest > 0 && numel(x.shape) % rest === 0 ? numel(x.shape) / rest : NaN;
+  }
+  return s;
+}

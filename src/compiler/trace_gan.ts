@@ -1,0 +1,130 @@
+/**
+ * Turns a GAN definition into IR graphs: the D update, the G update (forward, loss, gradients, Adam, new BN running
+ * statistics) and the generator's inference graph.
+ */
+import { GancError } from '../errors.ts';
+import type { DOutput, GanDef, LossContext } from '../dsl/gan.ts';
+import { Tensor } from '../dsl/tensor.ts';
+import { Trace, type TensorSpec, withTrace } from '../dsl/trace.ts';
+import { Builder } from './builder.ts';
+import { gradients } from './autodiff.ts';
+import type { Graph, GraphIO, Value } from './ir.ts';
+import { adamUpdate } from './optimizer.ts';
+
+export interface TraceOptions {
+  /** Add every parameter's gradient as an output `grad/<name>`. */
+  emitGrads?: boolean;
+}
+
+export interface TracedGan {
+  graphs: Graph[];
+  specs: TensorSpec[];
+}
+
+const NETS = { d: 'discriminator', g: 'generator' } as const;
+
+function asDOutput(r: unknown, where: string): DOutput {
+  if (r instanceof Tensor) return { logits: r, features: {} };
+  const o = r as { logits?: unknown; features?: Record<string, Tensor> };
+  if (o && o.logits instanceof Tensor) return { logits: o.logits, features: o.features ?? {} };
+  throw new GancError(`${where} must return a Tensor or { logits, features }`);
+}
+
+function lossContext(def: GanDef, tr: Trace, z: Value, metrics: Map<string, Value>): LossContext {
+  const { batch: B, image } = def;
+  const memo = new Map<string, unknown>();
+  const once = <T>(key: string, f: () => T): T => {
+    if (!memo.has(key)) memo.set(key, f());
+    return memo.get(key) as T;
+  };
+  const G = (zz: Tensor) => tr.network('g', () => {
+    const out = def.generator(zz);
+    if (!(out instanceof Tensor)) throw new GancError('the generator must return a Tensor', def.site);
+    return out;
+  });
+  const D = (x: Tensor) => tr.network('d', () => asDOutput(def.discriminator(x), 'the discriminator'));
+  return {
+    get real() { return once('real', () => new Tensor(tr.input('real', [B, image.channels, image.size, image.size], 'data'))); },
+    get z() { return new Tensor(z); },
+    get fake() { return once('fake', () => G(new Tensor(z))); },
+    get dReal() { return once('dReal', () => D(this.real)); },
+    get dFake() { return once('dFake', () => D(this.fake)); },
+    get labels() {
+      if (!def.classes) throw new GancError('the loss uses labels but the model sets no `classes`', def.site);
+      return once('labels', () => new Tensor(tr.input('labels', [B, def.classes!], 'label')));
+    },
+    D,
+    G,
+    metric(name: string, value: Tensor) {
+      if (value.shape.length) throw new GancError(`metric '${name}' must be a scalar, got [${value.shape}]`);
+      metrics.set(name, value.value);
+    },
+  };
+}
+
+function traceStep(def: GanDef, net: 'd' | 'g', specs: Map<string, TensorSpec>, opts: TraceOptions): Graph {
+  const b = new Builder();
+  const tr = new Trace(b, true, specs);
+  return withTrace(tr, () => {
+    const z = tr.input('z', [def.batch, def.z.size], 'noise');
+    const metrics = new Map<string, Value>();
+    const ctx = lossContext(def, tr, z, metrics);
+    const loss = (net === 'd' ? def.dLoss : def.gLoss)(ctx);
+    const lossName = `${net}_loss`;
+    if (!(loss instanceof Tensor)) throw new GancError(`${net}Loss must return a Tensor`, def.site);
+    if (loss.shape.length !== 0) throw new GancError(`${net}Loss must be a scalar, got shape [${loss.shape}] (take a mean)`, def.site);
+
+    const params = [...tr.inputs.values()].filter((i) => i.role === 'param' && specs.get(i.name)!.network === net);
+    if (!params.length) throw new GancError(`${net}Loss does not use the ${NETS[net]}'s parameters`, def.site);
+    const grads = gradients(b, loss.value, params.map((p) => p.value), def.site);
+
+    const step = tr.input(`adam/${net}/step`, [], 'optimizer_state');
+    const slots = params.map((p) => ({
+      param: p.value,
+      grad: grads.get(p.value)!,
+      m: tr.input(`adam/${net}/m/${p.name}`, p.value.shape, 'optimizer_state'),
+      v: tr.input(`adam/${net}/v/${p.name}`, p.value.shape, 'optimizer_state'),
+    }));
+    const adam = adamUpdate(b, def.optimizer[net] as Required<typeof def.optimizer.d>, step, slots);
+
+    const outputs: GraphIO[] = [{ name: lossName, value: loss.value, role: 'loss' }];
+    for (const [name, value] of metrics) outputs.push({ name, value, role: 'metric' });
+    const next = (name: string, value: Value, role: GraphIO['role']) => outputs.push({ name: `${name}.next`, value, role, updates: name });
+    params.forEach((p, i) => {
+      next(p.name, adam.updates[i].param, 'param');
+      next(`adam/${net}/m/${p.name}`, adam.updates[i].m, 'optimizer_state');
+      next(`adam/${net}/v/${p.name}`, adam.updates[i].v, 'optimizer_state');
+    });
+    next(`adam/${net}/step`, adam.step, 'optimizer_state');
+    // Only the network being trained moves its running statistics in this graph.
+    for (const [name, value] of tr.stateUpdates) if (specs.get(name)!.network === net) next(name, value, 'bn_state');
+    if (opts.emitGrads) params.forEach((p) => outputs.push({ name: `grad/${p.name}`, value: grads.get(p.value)!, role: 'grad' }));
+
+    const inputs: GraphIO[] = [...tr.inputs.values()].map((i) => ({ name: i.name, value: i.value, role: i.role }));
+    return { name: `${net}_step`, inputs, outputs, nodes: b.nodes };
+  });
+}
+
+function traceGenerate(def: GanDef, specs: Map<string, TensorSpec>): Graph {
+  const b = new Builder();
+  const tr = new Trace(b, false, specs);
+  return withTrace(tr, () => {
+    const z = new Tensor(tr.input('z', [def.batch, def.z.size], 'noise'));
+    const image = tr.network('g', () => def.generator(z));
+    const want = [def.batch, def.image.channels, def.image.size, def.image.size];
+    if (image.shape.join() !== want.join()) {
+      throw new GancError(`the generator makes images of shape [${image.shape}] but the model declares [${want}] (batch, channels, size, size)`, def.site);
+    }
+    const inputs: GraphIO[] = [...tr.inputs.values()].map((i) => ({ name: i.name, value: i.value, role: i.role }));
+    return { name: 'generate', inputs, outputs: [{ name: 'image', value: image.value, role: 'output' }], nodes: b.nodes };
+  });
+}
+
+export function traceGan(def: GanDef, opts: TraceOptions = {}): TracedGan {
+  const specs = new Map<string, TensorSpec>();
+  // The inference graph first: it checks the generator's output shape before any loss is traced.
+  const generate = traceGenerate(def, specs);
+  const d = traceStep(def, 'd', specs, opts);
+  const g = traceStep(def, 'g', specs, opts);
+  return { graphs: [d, g, generate], specs: [...specs.values()] };
+}

@@ -1,0 +1,6 @@
+/** What a model file imports. */
+export { gan, variant, type GanDef, type GanOptions, type LossContext, type DOutput, type AdamOptions } from './gan.ts';
+export * from './tensor.ts';
+export * from './layers.ts';
+export * from './losses.ts';
+export { normal, truncatedNormal, uniformInit, zeros, ones, constant, type Init } from './init.ts';

@@ -1,0 +1,27 @@
+/** Losses. All return scalars (means over the batch), except l2 which is TensorFlow's Σt²/2. */
+import { Tensor, type TensorLike, abs, add, logsumexp, mean, mul, neg, relu, softplus, sub, sum } from './tensor.ts';
+
+/** Mean sigmoid cross-entropy with logits: max(x,0) − x·t + log(1 + e^−|x|), stable for any x. */
+export function sigmoidCrossEntropy(logits: Tensor, target: TensorLike): Tensor {
+  return mean(add(sub(relu(logits), mul(logits, target)), softplus(neg(abs(logits)))));
+}
+
+/** Mean softmax cross-entropy: logits [N, K], one-hot (or soft) targets [N, K]. */
+export function softmaxCrossEntropy(logits: Tensor, onehot: Tensor): Tensor {
+  return mean(sub(logsumexp(logits, -1), sum(mul(onehot, logits), -1)));
+}
+
+/** tf.nn.l2_loss: Σ t² / 2. */
+export function l2(t: Tensor): Tensor {
+  return mul(sum(mul(t, t)), 0.5);
+}
+
+/** Mean absolute value (the feature-matching loss of openai/improved-gan). */
+export function meanAbs(t: Tensor): Tensor {
+  return mean(abs(t));
+}
+
+/** Mean squared value. */
+export function meanSquare(t: Tensor): Tensor {
+  return mean(mul(t, t));
+}

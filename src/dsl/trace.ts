@@ -1,0 +1,129 @@
+/**
+ * The tracing context a model runs in: which graph is being built, the parameters and state tensors met so far
+ * (shared by all graphs of one compile), and the name scopes that give parameters stable names.
+ */
+import { GancError, type Site } from '../errors.ts';
+import { Builder, callSite, newValue } from '../compiler/builder.ts';
+import type { DType, Role, Shape, Value } from '../compiler/ir.ts';
+import type { Init } from './init.ts';
+
+export interface TensorSpec {
+  name: string;
+  /** Top-level scope: 'g' or 'd'. */
+  network: string;
+  shape: number[];
+  init: Init;
+  role: 'param' | 'bn_state';
+  site?: Site;
+}
+
+interface Scope {
+  name: string;
+  counters: Map<string, number>;
+}
+
+export interface GraphInputInfo {
+  name: string;
+  value: Value;
+  role: Role;
+}
+
+export class Trace {
+  readonly inputs = new Map<string, GraphInputInfo>();
+  /** New values of state tensors (BN running statistics) proposed in this graph, by state name. */
+  readonly stateUpdates = new Map<string, Value>();
+  private scopes: Scope[] = [];
+
+  constructor(
+    readonly builder: Builder,
+    readonly training: boolean,
+    readonly specs: Map<string, TensorSpec>,
+  ) {}
+
+  input(name: string, shape: Shape, role: Role, dtype: DType = 'float32'): Value {
+    const existing = this.inputs.get(name);
+    if (existing) return existing.value;
+    const value = newInput(shape, dtype);
+    this.inputs.set(name, { name, value, role });
+    return value;
+  }
+
+  /** Run `fn` as network `name` (a fresh scope: calling a network twice reuses its parameters). */
+  network<T>(name: string, fn: () => T): T {
+    const saved = this.scopes;
+    this.scopes = [{ name, counters: new Map() }];
+    try {
+      return fn();
+    } finally {
+      this.scopes = saved;
+    }
+  }
+
+  get networkName(): string | undefined {
+    return this.scopes[0]?.name;
+  }
+
+  /** Run a layer in a sub-scope named `explicit` or `<type>_<n>`, counted per enclosing scope. */
+  layer<T>(type: string, explicit: string | undefined, fn: () => T): T {
+    const parent = this.scopes[this.scopes.length - 1];
+    if (!parent) throw new GancError(`${type} must be called inside the generator or the discriminator`, callSite());
+    let name = explicit;
+    if (!name) {
+      const n = parent.counters.get(type) ?? 0;
+      parent.counters.set(type, n + 1);
+      name = `${type}_${n}`;
+    }
+    this.scopes.push({ name, counters: new Map() });
+    try {
+      return fn();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /** A trainable parameter (or a state tensor) of the current scope, created on first use. */
+  tensor(local: string, shape: number[], init: Init, role: 'param' | 'bn_state'): Value {
+    if (!this.scopes.length) throw new GancError(`parameter '${local}' must be created inside the generator or the discriminator`, callSite());
+    const name = [...this.scopes.map((s) => s.name), local].join('/');
+    const prev = this.specs.get(name);
+    if (prev) {
+      if (prev.shape.join() !== shape.join()) {
+        throw new GancError(`parameter ${name} reused with shape [${shape}] but was created with [${prev.shape}]`, callSite());
+      }
+    } else {
+      if (shape.some((d) => !Number.isInteger(d) || d < 1)) throw new GancError(`parameter ${name} has invalid shape [${shape}]`, callSite());
+      this.specs.set(name, { name, network: this.scopes[0].name, shape, init, role, site: callSite() });
+    }
+    return this.input(name, shape, role);
+  }
+
+  updateState(name: string, value: Value): void {
+    this.stateUpdates.set(name, value);
+  }
+
+  /** Full name a local state tensor gets in the current scope. */
+  scopedName(local: string): string {
+    return [...this.scopes.map((s) => s.name), local].join('/');
+  }
+}
+
+function newInput(shape: Shape, dtype: DType): Value {
+  return newValue(shape, dtype);
+}
+
+let current: Trace | undefined;
+
+export function currentTrace(): Trace {
+  if (!current) throw new GancError('tensor operations can only run while ganc compiles a model (inside the functions given to gan({...}))', callSite());
+  return current;
+}
+
+export function withTrace<T>(t: Trace, fn: () => T): T {
+  const prev = current;
+  current = t;
+  try {
+    return fn();
+  } finally {
+    current = prev;
+  }
+}
