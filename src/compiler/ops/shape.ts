@@ -11,7 +11,13 @@ defineOp('Reshape', {
     if (numel(shape) !== numel(x.shape)) throw new ShapeError(`cannot reshape ${shapeStr(x.shape)} (${numel(x.shape)} elements) to ${shapeStr(shape)} (${numel(shape)} elements)`);
     return [{ shape, dtype: x.dtype }];
   },
-  lower: (n, cx) => cx.node('Reshape', [cx.name(n.inputs[0]), cx.ints(n.attrs.shape as number[])], [cx.name(n.outputs[0])]),
+  // A kept leading (batch) dimension is written as 0 ("copy from the input"), so a graph emitted with a symbolic
+  // batch size still reshapes correctly.
+  lower: (n, cx) => {
+    const shape = [...(n.attrs.shape as number[])];
+    if (shape.length > 1 && shape[0] === n.inputs[0].shape[0]) shape[0] = 0;
+    cx.node('Reshape', [cx.name(n.inputs[0]), cx.ints(shape)], [cx.name(n.outputs[0])]);
+  },
   grad: (n, [g], b) => [reshape(b, g!, n.inputs[0].shape)],
   fold: ([x], _a, out) => ({ ...x, shape: out.shape }),
 });

@@ -1,0 +1,183 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  GRID_PAD_GREY,
+  SERIES_COLORS,
+  formatTick,
+  imagesToGrid,
+  ranges,
+  readPng,
+  ticks,
+  writeLossCurve,
+  writeSampleGrid,
+  type RgbaImage,
+} from '../src/runtime/pictures.ts';
+import { GancError } from '../src/errors.ts';
+
+function pixel(img: RgbaImage, x: number, y: number): number[] {
+  const o = (y * img.width + x) * 4;
+  return Array.from(img.rgba.subarray(o, o + 4));
+}
+
+function countColor(img: RgbaImage, rgb: readonly number[], tol = 0): number {
+  let n = 0;
+  for (let i = 0; i < img.rgba.length; i += 4) {
+    if (Math.abs(img.rgba[i] - rgb[0]) <= tol && Math.abs(img.rgba[i + 1] - rgb[1]) <= tol && Math.abs(img.rgba[i + 2] - rgb[2]) <= tol) n++;
+  }
+  return n;
+}
+
+async function withTmp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'ganc-pictures-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const G = GRID_PAD_GREY;
+
+test('grid of four 2x2 grey images: values map to bytes at the right places, padding grey', () => {
+  // image 0: all -1; image 1: all 1; image 2: 0, 2 (clamped), -5 (clamped), 0.5; image 3: -1, 1, 1, -1
+  const images = new Float32Array([-1, -1, -1, -1, 1, 1, 1, 1, 0, 2, -5, 0.5, -1, 1, 1, -1]);
+  const g = imagesToGrid(images, 4, 1, 2, 2);
+  assert.equal(g.width, 2 * 2 + 3 * 2);
+  assert.equal(g.height, 2 * 2 + 3 * 2);
+  assert.equal(g.rgba.length, g.width * g.height * 4);
+  // Tile k sits at (2 + col*4, 2 + row*4).
+  assert.deepEqual(pixel(g, 2, 2), [0, 0, 0, 255]);
+  assert.deepEqual(pixel(g, 3, 3), [0, 0, 0, 255]);
+  assert.deepEqual(pixel(g, 6, 2), [255, 255, 255, 255]);
+  assert.deepEqual(pixel(g, 7, 3), [255, 255, 255, 255]);
+  assert.deepEqual(pixel(g, 2, 6), [128, 128, 128, 255]); // 0 → 127.5 → 128
+  assert.deepEqual(pixel(g, 3, 6), [255, 255, 255, 255]);
+  assert.deepEqual(pixel(g, 2, 7), [0, 0, 0, 255]);
+  assert.deepEqual(pixel(g, 3, 7), [191, 191, 191, 255]); // 0.5 → 191.25
+  assert.deepEqual(pixel(g, 6, 6), [0, 0, 0, 255]);
+  assert.deepEqual(pixel(g, 7, 6), [255, 255, 255, 255]);
+  assert.deepEqual(pixel(g, 6, 7), [255, 255, 255, 255]);
+  assert.deepEqual(pixel(g, 7, 7), [0, 0, 0, 255]);
+  // Border and gutters.
+  for (const [x, y] of [[0, 0], [1, 5], [4, 2], [5, 3], [2, 4], [9, 9], [8, 6], [6, 9]]) {
+    assert.deepEqual(pixel(g, x, y), [G, G, G, 255], `padding at ${x},${y}`);
+  }
+});
+
+test('grid of RGB images reads channels from NCHW planes', () => {
+  const h = 1;
+  const w = 2;
+  // one image, R plane [1, -1], G plane [-1, 1], B plane [0, 0.5]
+  const g = imagesToGrid(new Float32Array([1, -1, -1, 1, 0, 0.5]), 1, 3, h, w, { pad: 1 });
+  assert.equal(g.width, 4);
+  assert.equal(g.height, 3);
+  assert.deepEqual(pixel(g, 1, 1), [255, 0, 128, 255]);
+  assert.deepEqual(pixel(g, 2, 1), [0, 255, 191, 255]);
+  assert.deepEqual(pixel(g, 0, 0), [G, G, G, 255]);
+});
+
+test('grid layout: 64 images make 8x8 tiles; cols option; leftover cells stay grey', () => {
+  const g = imagesToGrid(new Float32Array(64 * 3 * 4 * 4).fill(1), 64, 3, 4, 4);
+  assert.equal(g.width, 8 * 4 + 9 * 2);
+  assert.equal(g.height, 8 * 4 + 9 * 2);
+  const g2 = imagesToGrid(new Float32Array(10 * 3 * 3).fill(1), 10, 1, 3, 3, { cols: 4, pad: 0 });
+  assert.equal(g2.width, 12);
+  assert.equal(g2.height, 9);
+  assert.deepEqual(pixel(g2, 11, 8), [G, G, G, 255]); // 12th cell is empty
+  assert.deepEqual(pixel(g2, 5, 8), [255, 255, 255, 255]); // 10th cell is image 9
+});
+
+test('grid rejects bad channels and short data with GancError', () => {
+  assert.throws(() => imagesToGrid(new Float32Array(8), 1, 2, 2, 2), GancError);
+  assert.throws(() => imagesToGrid(new Float32Array(11), 1, 3, 2, 2), GancError);
+});
+
+test('writeSampleGrid writes a PNG (creating folders) that reads back pixel-exact, no temp files left', async () => {
+  await withTmp(async (dir) => {
+    const images = new Float32Array(16 * 3 * 5 * 5).map((_, i) => Math.sin(i));
+    const path = join(dir, 'a', 'b', 'samples.png');
+    await writeSampleGrid(path, images, 16, 3, 5, 5);
+    const back = await readPng(path);
+    const want = imagesToGrid(images, 16, 3, 5, 5);
+    assert.equal(back.width, want.width);
+    assert.equal(back.height, want.height);
+    assert.deepEqual(back.rgba, want.rgba);
+    assert.deepEqual(await readdir(join(dir, 'a', 'b')), ['samples.png']);
+  });
+});
+
+test('write and read failures are GancErrors', async () => {
+  await withTmp(async (dir) => {
+    const file = join(dir, 'plain.png');
+    await writeSampleGrid(file, new Float32Array(4), 1, 1, 2, 2);
+    // A folder cannot be created under a file.
+    await assert.rejects(writeSampleGrid(join(file, 'x.png'), new Float32Array(4), 1, 1, 2, 2), GancError);
+    await assert.rejects(readPng(join(dir, 'missing.png')), GancError);
+  });
+});
+
+function noisy(n: number, f: (i: number) => number, seed = 7): [number, number][] {
+  let s = seed;
+  const rnd = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+  return Array.from({ length: n }, (_, i): [number, number] => [i, f(i) + 0.3 * rnd()]);
+}
+
+test('loss curve: requested size, many colours, each series colour present (raw and EMA)', async () => {
+  await withTmp(async (dir) => {
+    const path = join(dir, 'loss.png');
+    const series = [
+      { name: 'd_loss', points: noisy(600, (i) => 1.5 * Math.exp(-i / 200) + 0.3) },
+      { name: 'g_loss', points: noisy(600, (i) => 0.7 + i / 1000, 3) },
+    ];
+    await writeLossCurve(path, series, { title: 'losses', width: 640, height: 360 });
+    const img = await readPng(path);
+    assert.equal(img.width, 640);
+    assert.equal(img.height, 360);
+    assert.ok(new Set(Array.from({ length: img.width * img.height }, (_, i) => img.rgba.slice(i * 4, i * 4 + 3).join())).size > 20);
+    for (const c of SERIES_COLORS.slice(0, 2)) {
+      assert.ok(countColor(img, c) > 100, `EMA colour ${c} drawn`);
+      const light = c.map((v) => Math.round(v * 0.38 + 255 * 0.62));
+      assert.ok(countColor(img, light, 1) > 100, `raw colour ${light} drawn`);
+    }
+    assert.equal(countColor(img, SERIES_COLORS[2]), 0, 'no third series colour');
+  });
+});
+
+test('loss curve copes with NaN/Infinity, a single point, empty series and no series', async () => {
+  await withTmp(async (dir) => {
+    const bad: [number, number][] = [[0, 1], [1, NaN], [2, Infinity], [3, 0.5], [NaN, 2], [4, -Infinity], [5, 0.7]];
+    await writeLossCurve(join(dir, 'nan.png'), [{ name: 'd', points: bad }, { name: 'one', points: [[2, 0.8]] }, { name: 'none', points: [] }]);
+    const img = await readPng(join(dir, 'nan.png'));
+    assert.equal(img.width, 800);
+    assert.equal(img.height, 480);
+    assert.ok(countColor(img, SERIES_COLORS[0]) > 20);
+    assert.ok(countColor(img, SERIES_COLORS[1]) > 5, 'single point drawn as a dot');
+    await writeLossCurve(join(dir, 'allnan.png'), [{ name: 'x', points: [[0, NaN], [1, NaN]] }]);
+    await writeLossCurve(join(dir, 'empty.png'), [], { width: 300, height: 200 });
+    assert.equal((await readPng(join(dir, 'empty.png'))).width, 300);
+    assert.ok((await stat(join(dir, 'allnan.png'))).size > 0);
+  });
+});
+
+test('y range ignores a few huge outliers but keeps true extremes when they are close', () => {
+  const vals = Array.from({ length: 1000 }, (_, i) => 1 + Math.sin(i));
+  const r = ranges([...vals, 1e6, -1e6], true);
+  assert.ok(r.hi < 3.2 && r.hi > 2, `hi ${r.hi}`);
+  assert.ok(r.lo > -0.2 && r.lo < 0, `lo ${r.lo}`);
+  const plain = ranges(vals, true);
+  assert.ok(plain.hi >= 2 && plain.lo <= 0);
+  assert.deepEqual(ranges([], true), { lo: 0, hi: 1 });
+  const flat = ranges([2, 2, 2], true);
+  assert.ok(flat.lo < 2 && flat.hi > 2);
+});
+
+test('ticks and tick labels', () => {
+  assert.deepEqual(ticks(0, 1, 5).values.map((v) => formatTick(v, 0.2)), ['0', '0.2', '0.4', '0.6', '0.8', '1.0']);
+  const t = ticks(0, 20000, 4);
+  assert.equal(t.step, 5000);
+  assert.deepEqual(t.values.map((v) => formatTick(v, t.step)), ['0', '5000', '10k', '15k', '20k']);
+  assert.equal(formatTick(2.5e-5, 5e-6), '2.5e-5');
+});
