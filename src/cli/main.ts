@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { GancError } from '../errors.ts';
 import { compileCommand } from './compile.ts';
+import { runCommand } from './run.ts';
 
 const verbose = process.argv.includes('--verbose');
 
@@ -24,6 +25,7 @@ try {
   await yargs(hideBin(process.argv))
     .scriptName('ganc')
     .command(compileCommand)
+    .command(runCommand)
     .option('verbose', { type: 'boolean', default: false, describe: 'show stack traces on errors' })
     .demandCommand(1, 'name a command')
     .strict()

@@ -79,16 +79,18 @@ export function toOnnx(g: Graph, opts: EmitOptions = {}): Uint8Array {
   for (const n of g.nodes) opDef(n.op).lower(n, cx);
   for (const [from, to] of aliases) cx.node('Identity', [from], [to]);
 
-  const dims = (v: Value) => v.shape.map((d, i) => (i === 0 && opts.dynamicBatch === d ? { dimParam: 'N' } : { dimValue: d }));
-  const valueInfo = (name: string, v: Value): onnxProto.onnx.IValueInfoProto => ({
-    name, type: { tensorType: { elemType: ELEM[v.dtype], shape: { dim: dims(v) } } },
+  const dims = (v: Value, batched: boolean) => v.shape.map((d, i) => (batched && i === 0 && opts.dynamicBatch === d ? { dimParam: 'N' } : { dimValue: d }));
+  const valueInfo = (name: string, v: Value, batched = false): onnxProto.onnx.IValueInfoProto => ({
+    name, type: { tensorType: { elemType: ELEM[v.dtype], shape: { dim: dims(v, batched) } } },
   });
   const ioNames = new Set([...g.inputs.map((i) => i.name), ...g.outputs.map((o) => o.name)]);
   const inner: onnxProto.onnx.IValueInfoProto[] = [];
-  for (const n of g.nodes) for (const v of n.outputs) {
+  // With a symbolic batch, inner shapes are left to ORT's inference (a weight may share the batch's size).
+  if (opts.dynamicBatch === undefined) for (const n of g.nodes) for (const v of n.outputs) {
     const name = names.get(v);
     if (name && !ioNames.has(name)) inner.push(valueInfo(name, v));
   }
+  const batchedRoles = new Set(['data', 'noise', 'label', 'output', 'loss', 'metric']);
   const bake = opts.initializers ?? new Map();
   for (const i of g.inputs) {
     const data = bake.get(i.name);
@@ -105,8 +107,8 @@ export function toOnnx(g: Graph, opts: EmitOptions = {}): Uint8Array {
       name: g.name,
       node: nodes,
       initializer: initializers,
-      input: g.inputs.filter((i) => !bake.has(i.name)).map((i) => valueInfo(i.name, i.value)),
-      output: g.outputs.map((o) => valueInfo(o.name, o.value)),
+      input: g.inputs.filter((i) => !bake.has(i.name)).map((i) => valueInfo(i.name, i.value, batchedRoles.has(i.role))),
+      output: g.outputs.map((o) => valueInfo(o.name, o.value, batchedRoles.has(o.role))),
       valueInfo: inner,
     },
   });

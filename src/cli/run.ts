@@ -1,0 +1,110 @@
+/** `ganc run <model.ts>`: train on a folder of images (or the built-in logos). */
+import type { CommandModule } from 'yargs';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { GancError } from '../errors.ts';
+import { variant } from '../dsl/gan.ts';
+import { compileGan } from '../compiler/compile.ts';
+import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
+import { ensureBuiltinLogos, ensureLabelledLogosApps } from '../runtime/data/logos.ts';
+import type { Device } from '../runtime/ort.ts';
+import { readJson, runPaths, writeJson } from '../runtime/run_folder.ts';
+import { train } from '../runtime/train.ts';
+import { modelHash } from './compile.ts';
+import { inModel, loadModel } from './load_model.ts';
+
+export interface RunArgs {
+  model: string;
+  data?: string;
+  out?: string;
+  steps?: number;
+  epochs?: number;
+  batch?: number;
+  seed?: number;
+  threads?: number;
+  sampleEvery: number;
+  ckptEvery: number;
+  device: Device;
+  resume: boolean;
+  force: boolean;
+}
+
+/** What run.json keeps so that `--resume` continues with the same model, data and seed. */
+interface SavedRun {
+  model: string;
+  data?: string;
+  batch?: number;
+  seed: number;
+  steps: number;
+}
+
+function log(msg: string) {
+  process.stderr.write(msg + '\n');
+}
+
+export async function runTraining(args: RunArgs): Promise<void> {
+  let def = await loadModel(args.model);
+  const out = args.out ?? path.join('runs', def.name);
+  const paths = runPaths(out);
+  const saved = args.resume ? readJson<SavedRun>(paths.config) : undefined;
+  if (args.resume && !existsSync(paths.checkpoint)) throw new GancError('--resume: no checkpoint in this run folder', { file: paths.dir });
+  if (!args.resume && existsSync(paths.checkpoint) && !args.force) {
+    throw new GancError('this run folder already has a checkpoint: add --resume to continue it, or --force to start over (or choose another --out)', { file: paths.dir });
+  }
+  const batch = args.batch ?? saved?.batch;
+  const seed = args.seed ?? saved?.seed ?? 0;
+  if (batch !== undefined && batch !== def.batch) def = variant(def, { batch });
+  if (seed !== def.seed) def = variant(def, { seed });
+
+  const compiled = inModel(args.model, () => compileGan(def));
+  const hash = modelHash(compiled);
+
+  const dataArg = args.data ?? saved?.data;
+  let dataDir = dataArg;
+  if (!dataDir) {
+    log(`no --data: using the built-in ${def.classes ? 'logo / app-icon' : 'logo'} set (rendered once at ${def.image.size}px)`);
+    dataDir = def.classes ? await ensureLabelledLogosApps(def.image.size) : await ensureBuiltinLogos(def.image.size);
+  }
+  const data = await loadImageFolder(dataDir, { size: def.image.size, labels: !!def.classes, minCount: def.batch });
+  const skipped = skippedSummary(data);
+  if (skipped) log(`${dataDir}: ${skipped}`);
+  log(`data: ${data.count} images from ${dataDir}${data.classes ? ` (classes: ${data.classes.join(', ')})` : ''}`);
+
+  const perEpoch = Math.floor(data.count / def.batch);
+  const steps = args.steps ?? (args.epochs !== undefined ? args.epochs * perEpoch : saved?.steps ?? 25 * perEpoch);
+  writeJson(paths.config, { model: args.model, data: dataArg, batch: def.batch, seed, steps } satisfies SavedRun);
+
+  const r = await train(compiled, data, {
+    out, steps, seed, device: args.device, threads: args.threads, sampleEvery: args.sampleEvery, ckptEvery: args.ckptEvery,
+    resume: args.resume, force: args.force, modelHash: hash,
+  });
+  log(`${r.interrupted ? 'stopped' : 'done'} at step ${r.step}/${steps}: samples in ${path.join(out, 'samples')}, losses in ${paths.lossCurve}, checkpoint ${paths.checkpoint}`);
+  if (r.interrupted) process.exitCode = 130;
+}
+
+export const runCommand: CommandModule<object, RunArgs> = {
+  command: 'run <model>',
+  describe: 'train a model on a folder of images (default: the built-in logos)',
+  builder: (y) => y
+    .positional('model', { type: 'string', demandOption: true, describe: 'model file (.ts)' })
+    .option('data', { type: 'string', describe: 'folder of images (subfolders = classes for labelled models)' })
+    .option('out', { alias: 'o', type: 'string', describe: 'run folder (default runs/<model name>)' })
+    .option('steps', { type: 'number', describe: 'iterations to train (1 D + gUpdatesPerD G updates each)' })
+    .option('epochs', { type: 'number', describe: 'passes over the data (default 25)' })
+    .option('batch', { type: 'number', describe: 'batch size (default: the model\'s)' })
+    .option('seed', { type: 'number', describe: 'seed of initial values, noise and data order (default 0)' })
+    .option('threads', { type: 'number', describe: 'CPU threads for onnxruntime (default: all cores)' })
+    .option('sample-every', { type: 'number', default: 100, describe: 'write an 8×8 sample grid and the loss curve every N steps' })
+    .option('ckpt-every', { type: 'number', default: 100, describe: 'write a checkpoint every N steps' })
+    .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'execution provider' })
+    .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its checkpoint' })
+    .option('force', { type: 'boolean', default: false, describe: 'resume although the model changed / overwrite an existing run' })
+    .check((a) => {
+      for (const k of ['steps', 'epochs', 'batch', 'threads', 'sample-every', 'ckpt-every'] as const) {
+        const v = a[k];
+        if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) throw new Error(`--${k} must be a positive integer`);
+      }
+      return true;
+    }) as never,
+  handler: (args) => runTraining(args),
+};

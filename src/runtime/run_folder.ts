@@ -1,0 +1,60 @@
+/** What lives in a run folder, and the metrics log (JSONL, one line per iteration). */
+import { existsSync, readFileSync, writeFileSync, appendFileSync, renameSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+
+export interface RunPaths {
+  dir: string;
+  config: string;
+  metrics: string;
+  checkpoint: string;
+  samples: string;
+  lossCurve: string;
+}
+
+export function runPaths(dir: string): RunPaths {
+  return {
+    dir,
+    config: path.join(dir, 'run.json'),
+    metrics: path.join(dir, 'metrics.jsonl'),
+    checkpoint: path.join(dir, 'checkpoint.bin'),
+    samples: path.join(dir, 'samples'),
+    lossCurve: path.join(dir, 'loss.png'),
+  };
+}
+
+export type MetricsRow = { step: number; epoch: number; time: number } & Record<string, number>;
+
+export function readMetrics(file: string): MetricsRow[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).flatMap((l) => {
+    try {
+      return [JSON.parse(l) as MetricsRow];
+    } catch {
+      return []; // a line torn by kill -9
+    }
+  });
+}
+
+/** Keep only rows up to `step` (a resumed run rewrites what the killed one logged after its last checkpoint). */
+export function truncateMetrics(file: string, step: number): MetricsRow[] {
+  const rows = readMetrics(file).filter((r) => r.step <= step);
+  writeFileSync(file + '.tmp', rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
+  renameSync(file + '.tmp', file);
+  return rows;
+}
+
+export function appendMetrics(file: string, rows: MetricsRow[]): void {
+  if (!rows.length) return;
+  mkdirSync(path.dirname(file), { recursive: true });
+  appendFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+}
+
+export function writeJson(file: string, value: unknown): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file + '.tmp', JSON.stringify(value, null, 2) + '\n');
+  renameSync(file + '.tmp', file);
+}
+
+export function readJson<T>(file: string): T | undefined {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : undefined;
+}

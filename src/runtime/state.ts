@@ -1,0 +1,43 @@
+/**
+ * The training state: every parameter, optimizer slot and BN statistic, by name, as ORT tensors. A step's outputs
+ * that carry `updates` replace the matching inputs, so state flows from one run() to the next without conversion.
+ */
+import ort from 'onnxruntime-node';
+import type { Manifest } from '../compiler/compile.ts';
+
+export class StateStore {
+  readonly tensors = new Map<string, ort.Tensor>();
+
+  static fromInit(manifest: Manifest, init: Float32Array): StateStore {
+    const s = new StateStore();
+    for (const e of manifest.state) {
+      const n = e.shape.reduce((a, b) => a * b, 1);
+      s.tensors.set(e.name, new ort.Tensor('float32', init.slice(e.offset, e.offset + n), e.shape));
+    }
+    return s;
+  }
+
+  get(name: string): ort.Tensor {
+    const t = this.tensors.get(name);
+    if (!t) throw new Error(`state tensor ${name} is missing`);
+    return t;
+  }
+
+  data(name: string): Float32Array {
+    return this.get(name).data as Float32Array;
+  }
+
+  /** Apply a step's outputs: each output with `updates` replaces that state tensor. */
+  apply(outputs: Record<string, ort.Tensor>, updates: ReadonlyMap<string, string>): void {
+    for (const [out, name] of updates) this.tensors.set(name, outputs[out]);
+  }
+
+  /** Name of the first state tensor with a NaN or infinity, if any. */
+  firstNonFinite(): string | undefined {
+    for (const [name, t] of this.tensors) {
+      const d = t.data as Float32Array;
+      for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return name;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The training loop: per iteration one D update and gUpdatesPerD G updates, seeded noise and data order, sample
+ * grids and a loss curve along the way, atomic checkpoints every N iterations and on Ctrl-C, and exact resume.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import ort from 'onnxruntime-node';
+import type { Compiled } from '../compiler/compile.ts';
+import { GancError } from '../errors.ts';
+import { Rng } from '../random.ts';
+import { readCheckpoint, writeCheckpoint, type CheckpointMeta } from './checkpoint.ts';
+import { batchToFloat, type Dataset } from './data/images.ts';
+import type { Device } from './ort.ts';
+import { writeLossCurve, writeSampleGrid } from './pictures.ts';
+import { createProgress } from './progress.ts';
+import { appendMetrics, type MetricsRow, runPaths, truncateMetrics } from './run_folder.ts';
+import { StateStore } from './state.ts';
+import { openSessions, type GraphRunner } from './steps.ts';
+
+export interface TrainOptions {
+  out: string;
+  /** Total iterations to reach (including those done before a resume). */
+  steps: number;
+  seed: number;
+  device: Device;
+  threads?: number;
+  sampleEvery: number;
+  ckptEvery: number;
+  resume: boolean;
+  /** Resume even if the model changed. */
+  force?: boolean;
+  modelHash: string;
+  /** Stop (as if killed) after this many iterations in this process; for tests of resume. */
+  stopAfter?: number;
+  quiet?: boolean;
+  /** Progress output stream (default stderr). */
+  stream?: NodeJS.WriteStream;
+}
+
+export interface TrainResult {
+  step: number;
+  rows: MetricsRow[];
+  interrupted: boolean;
+}
+
+/** Uniform [-1, 1] or standard normal noise. */
+export function sampleNoise(rng: Rng, n: number, dist: string): Float32Array {
+  const out = new Float32Array(n);
+  if (dist === 'normal') for (let i = 0; i < n; i++) out[i] = rng.normal();
+  else for (let i = 0; i < n; i++) out[i] = rng.uniform() * 2 - 1;
+  return out;
+}
+
+/** Data order: a fresh seeded permutation per epoch, drop the last partial batch (as DCGAN-tensorflow). */
+class DataOrder {
+  private perm: Uint32Array;
+  constructor(private n: number, private batch: number, private seed: number, public epoch: number, public pos: number) {
+    this.perm = this.permutation(epoch);
+  }
+  private permutation(epoch: number): Uint32Array {
+    const p = new Uint32Array(this.n);
+    for (let i = 0; i < this.n; i++) p[i] = i;
+    return new Rng(`${this.seed}/data/${epoch}`).shuffle(p);
+  }
+  next(): Uint32Array {
+    if (this.pos + this.batch > this.n) {
+      this.epoch++;
+      this.pos = 0;
+      this.perm = this.permutation(this.epoch);
+    }
+    const idx = this.perm.subarray(this.pos, this.pos + this.batch);
+    this.pos += this.batch;
+    return idx;
+  }
+}
+
+function oneHot(labels: Int32Array, idx: Uint32Array, k: number): Float32Array {
+  const out = new Float32Array(idx.length * k);
+  idx.forEach((i, j) => (out[j * k + labels[i]] = 1));
+  return out;
+}
+
+export async function train(c: Compiled, data: Dataset, opts: TrainOptions): Promise<TrainResult> {
+  const { manifest, def } = c;
+  const B = def.batch;
+  const img = [def.image.channels, def.image.size, def.image.size];
+  if (data.count < B) throw new GancError(`the data has ${data.count} images, fewer than one batch of ${B}`, { file: data.source });
+  if (data.size !== def.image.size) throw new Error(`data size ${data.size} != model size ${def.image.size}`);
+  if (def.classes && !data.labels) throw new GancError(`model ${def.name} needs labelled data: put each class in its own subfolder`, { file: data.source });
+  if (def.classes && data.classes && data.classes.length !== def.classes) {
+    throw new GancError(`model ${def.name} expects ${def.classes} classes but the data has ${data.classes.length} (${data.classes.join(', ')})`, { file: data.source });
+  }
+  const paths = runPaths(opts.out);
+  mkdirSync(paths.samples, { recursive: true });
+
+  // State: fresh, or from the checkpoint.
+  let store = StateStore.fromInit(manifest, c.init);
+  let step = 0;
+  const noiseRng = new Rng(`${opts.seed}/noise`);
+  let order = new DataOrder(data.count, B, opts.seed, 0, 0);
+  let rows: MetricsRow[] = [];
+  if (opts.resume) {
+    const { meta, tensors } = readCheckpoint(paths.checkpoint);
+    if (meta.modelHash !== opts.modelHash && !opts.force) {
+      throw new GancError(`the checkpoint was made by a different model (${meta.model}, hash ${meta.modelHash}; now ${opts.modelHash}); use --force to resume anyway`, { file: paths.checkpoint });
+    }
+    for (const e of manifest.state) {
+      const t = tensors.get(e.name);
+      if (!t) {
+        if (!opts.force) throw new GancError(`the checkpoint has no tensor ${e.name}; use --force to start it from its initial value`, { file: paths.checkpoint });
+        continue;
+      }
+      if (t.dims.join() !== e.shape.join()) throw new GancError(`checkpoint tensor ${e.name} has shape [${t.dims}] but the model needs [${e.shape}]`, { file: paths.checkpoint });
+      store.tensors.set(e.name, t);
+    }
+    step = meta.step;
+    noiseRng.setState(meta.rng.noise);
+    order = new DataOrder(data.count, B, opts.seed, meta.data.epoch, meta.data.pos);
+    rows = truncateMetrics(paths.metrics, step);
+  } else {
+    rows = truncateMetrics(paths.metrics, -1);
+  }
+
+  const sessions = await openSessions(c, { device: opts.device, threads: opts.threads });
+  const sampleZ = sampleNoise(new Rng(`${opts.seed}/samples`), 64 * def.z.size, def.z.dist);
+  const realBuf = new Float32Array(B * img[0] * img[1] * img[2]);
+  const needsReal = (r: GraphRunner) => r.inputs('data').includes('real');
+  const needsLabels = (r: GraphRunner) => r.inputs('label').includes('labels');
+
+  const saveCheckpoint = () => {
+    const bad = store.firstNonFinite();
+    if (bad) throw new GancError(`${bad} is not finite at step ${step}; the last good checkpoint is kept`, { file: paths.checkpoint });
+    const meta: CheckpointMeta = {
+      version: 1, model: def.name, modelHash: opts.modelHash, step,
+      rng: { noise: noiseRng.getState(), data: [] }, data: { epoch: order.epoch, pos: order.pos }, time: new Date().toISOString(),
+    };
+    writeCheckpoint(paths.checkpoint, meta, store);
+  };
+
+  const writePictures = async () => {
+    const out = await sessions.generate.run(store, { z: new ort.Tensor('float32', sampleZ, [64, def.z.size]) });
+    const images = out.image.data as Float32Array;
+    const file = path.join(paths.samples, `step_${String(step).padStart(6, '0')}.png`);
+    await writeSampleGrid(file, images, 64, img[0], img[1], img[2]);
+    await writeSampleGrid(path.join(opts.out, 'samples.png'), images, 64, img[0], img[1], img[2]);
+    const keys = Object.keys(rows[rows.length - 1] ?? {}).filter((k) => !['step', 'epoch', 'time'].includes(k));
+    await writeLossCurve(paths.lossCurve, keys.map((k) => ({ name: k, points: rows.map((r) => [r.step, r[k]] as [number, number]) })), { title: `${def.name}: losses` });
+  };
+
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+  };
+  process.on('SIGINT', onSigint);
+  const progress = createProgress({ total: opts.steps, startStep: step, title: def.name, stream: opts.stream });
+  const t0 = performance.now();
+  let done = 0;
+  try {
+    while (step < opts.steps && !interrupted && !(opts.stopAfter !== undefined && done >= opts.stopAfter)) {
+      const idx = order.next();
+      const epoch = order.epoch;
+      batchToFloat(data, idx, realBuf);
+      const feeds = (r: GraphRunner): Record<string, ort.Tensor> => {
+        const f: Record<string, ort.Tensor> = { z: new ort.Tensor('float32', sampleNoise(noiseRng, B * def.z.size, def.z.dist), [B, def.z.size]) };
+        if (needsReal(r)) f.real = new ort.Tensor('float32', realBuf, [B, ...img]);
+        if (needsLabels(r)) f.labels = new ort.Tensor('float32', oneHot(data.labels!, idx, def.classes!), [B, def.classes!]);
+        return f;
+      };
+      const values: Record<string, number> = {};
+      const collect = (out: Record<string, ort.Tensor>, r: GraphRunner) => {
+        for (const o of r.entry.outputs) if (o.role === 'loss' || o.role === 'metric') values[o.name] = (out[o.name].data as Float32Array)[0];
+      };
+      collect(await sessions.d.run(store, feeds(sessions.d)), sessions.d);
+      for (let k = 0; k < def.gUpdatesPerD; k++) collect(await sessions.g.run(store, feeds(sessions.g)), sessions.g);
+      step++;
+      done++;
+      const bad = Object.entries(values).find(([, v]) => !Number.isFinite(v));
+      if (bad) {
+        throw new GancError(`${bad[0]} became ${bad[1]} at step ${step}: training diverged; the last good checkpoint is kept (try a lower learning rate)`, { file: paths.checkpoint });
+      }
+      const row = { step, epoch, time: +((performance.now() - t0) / 1000).toFixed(3), ...values } as MetricsRow;
+      rows.push(row);
+      appendMetrics(paths.metrics, [row]);
+      progress.update(step, values);
+      if (step % opts.ckptEvery === 0 || step === opts.steps) saveCheckpoint();
+      if (step % opts.sampleEvery === 0 || step === opts.steps) await writePictures();
+    }
+    if (interrupted || (opts.stopAfter !== undefined && step < opts.steps)) {
+      saveCheckpoint();
+      if (interrupted) progress.log(`interrupted at step ${step}: checkpoint saved; resume with --resume`);
+    }
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSigint);
+  }
+  return { step, rows, interrupted };
+}
