@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { GancError } from '../errors.ts';
 import { compileCommand } from './compile.ts';
 import { runCommand } from './run.ts';
+import { exportCommand, sampleCommand } from './export.ts';
 
 const verbose = process.argv.includes('--verbose');
 
@@ -26,6 +27,8 @@ try {
     .scriptName('ganc')
     .command(compileCommand)
     .command(runCommand)
+    .command(exportCommand)
+    .command(sampleCommand)
     .option('verbose', { type: 'boolean', default: false, describe: 'show stack traces on errors' })
     .demandCommand(1, 'name a command')
     .strict()

@@ -14,6 +14,8 @@ export interface EmitOptions {
   dynamicBatch?: number;
   docString?: string;
   metadata?: Record<string, string>;
+  /** Write Constant nodes as graph initializers (how exported weights are stored). */
+  constantsAsInitializers?: boolean;
   /** Inputs to bake in as initializers (name → data), e.g. weights of an exported generator. */
   initializers?: Map<string, Float32Array>;
 }
@@ -76,7 +78,10 @@ export function toOnnx(g: Graph, opts: EmitOptions = {}): Uint8Array {
       claimed.add(o.value);
     }
   }
-  for (const n of g.nodes) opDef(n.op).lower(n, cx);
+  for (const n of g.nodes) {
+    if (opts.constantsAsInitializers && n.op === 'Constant') initializers.push(tensorProto(cx.name(n.outputs[0]), n.attrs.value as ConstData));
+    else opDef(n.op).lower(n, cx);
+  }
   for (const [from, to] of aliases) cx.node('Identity', [from], [to]);
 
   const dims = (v: Value, batched: boolean) => v.shape.map((d, i) => (batched && i === 0 && opts.dynamicBatch === d ? { dimParam: 'N' } : { dimValue: d }));

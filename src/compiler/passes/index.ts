@@ -3,8 +3,9 @@ import type { Graph } from '../ir.ts';
 import { removeDeadNodes } from './dce.ts';
 import { eliminateCommonSubexpressions } from './cse.ts';
 import { foldConstants } from './fold.ts';
+import { foldAffineIntoConv } from './fold_affine.ts';
 
-export { removeDeadNodes, eliminateCommonSubexpressions, foldConstants };
+export { removeDeadNodes, eliminateCommonSubexpressions, foldConstants, foldAffineIntoConv };
 
 export function optimizeGraph(g: Graph): Graph {
   let cur = removeDeadNodes(g);

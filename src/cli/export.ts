@@ -1,0 +1,84 @@
+/** `ganc export RUN` and `ganc sample generator.onnx|RUN`. */
+import type { CommandModule } from 'yargs';
+import { existsSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import ort from 'onnxruntime-node';
+import { variant } from '../dsl/gan.ts';
+import { compileGan, type Compiled } from '../compiler/compile.ts';
+import { GancError } from '../errors.ts';
+import { Rng } from '../random.ts';
+import { readCheckpoint, type CheckpointMeta } from '../runtime/checkpoint.ts';
+import { exportGenerator } from '../runtime/export.ts';
+import { createSession } from '../runtime/ort.ts';
+import { readMetadata } from '../runtime/onnx_meta.ts';
+import { writeSampleGrid } from '../runtime/pictures.ts';
+import { readJson, runPaths } from '../runtime/run_folder.ts';
+import { sampleNoise } from '../runtime/train.ts';
+import { modelHash } from './compile.ts';
+import { inModel, loadModel } from './load_model.ts';
+
+interface SavedRun { model: string; batch?: number; seed: number }
+
+/** A run folder's model (recompiled from its model file) and its latest checkpoint. */
+export async function openRun(dir: string, force = false): Promise<{ compiled: Compiled; meta: CheckpointMeta; state: Map<string, Float32Array>; hash: string }> {
+  const paths = runPaths(dir);
+  const saved = readJson<SavedRun>(paths.config);
+  if (!saved) throw new GancError('not a ganc run folder (no run.json)', { file: dir });
+  let def = await loadModel(saved.model);
+  if (saved.batch && saved.batch !== def.batch) def = variant(def, { batch: saved.batch });
+  if (saved.seed !== def.seed) def = variant(def, { seed: saved.seed });
+  const compiled = inModel(saved.model, () => compileGan(def));
+  const hash = modelHash(compiled);
+  const { meta, tensors } = readCheckpoint(paths.checkpoint);
+  if (meta.modelHash !== hash && !force) {
+    throw new GancError(`the checkpoint was made by a different version of ${saved.model} (hash ${meta.modelHash}, now ${hash}); use --force`, { file: paths.checkpoint });
+  }
+  const state = new Map([...tensors].map(([k, t]) => [k, t.data as Float32Array]));
+  return { compiled, meta, state, hash };
+}
+
+export async function exportRun(dir: string, out: string | undefined, force = false): Promise<string> {
+  const { compiled, meta, state, hash } = await openRun(dir, force);
+  const bytes = exportGenerator(compiled, state, { step: meta.step, modelHash: hash });
+  const file = out ?? path.join(dir, 'generator.onnx');
+  writeFileSync(file + '.tmp', bytes);
+  renameSync(file + '.tmp', file);
+  return file;
+}
+
+export const exportCommand: CommandModule<object, { run: string; out?: string; force: boolean }> = {
+  command: 'export <run>',
+  describe: 'write the trained generator as a standalone ONNX file',
+  builder: (y) => y
+    .positional('run', { type: 'string', demandOption: true, describe: 'run folder' })
+    .option('out', { alias: 'o', type: 'string', describe: 'output file (default RUN/generator.onnx)' })
+    .option('force', { type: 'boolean', default: false, describe: 'export although the model file changed since training' }) as never,
+  handler: async (a) => {
+    const file = await exportRun(a.run, a.out, a.force);
+    console.log(`wrote ${file}`);
+  },
+};
+
+export const sampleCommand: CommandModule<object, { source: string; n: number; seed: number; out: string }> = {
+  command: 'sample <source>',
+  describe: 'write a grid of generated images from generator.onnx or a run folder',
+  builder: (y) => y
+    .positional('source', { type: 'string', demandOption: true, describe: 'generator.onnx or a run folder' })
+    .option('n', { type: 'number', default: 64, describe: 'number of images' })
+    .option('seed', { type: 'number', default: 0, describe: 'noise seed' })
+    .option('out', { alias: 'o', type: 'string', default: 'samples.png', describe: 'output PNG' }) as never,
+  handler: async (a) => {
+    if (!existsSync(a.source)) throw new GancError('no such file or folder', { file: a.source });
+    const file = statSync(a.source).isDirectory() ? await exportRun(a.source, path.join(a.source, 'generator.onnx')) : a.source;
+    const session = await createSession(file);
+    const meta = readMetadata(file);
+    const zSize = Number(meta['ganc.z_size']);
+    if (!zSize) throw new GancError('not a ganc generator (no ganc.z_size metadata)', { file });
+    const z = sampleNoise(new Rng(`${a.seed}/samples`), a.n * zSize, meta['ganc.z_dist'] ?? 'uniform');
+    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', z, [a.n, zSize]) });
+    const img = out[session.outputNames[0]];
+    const [, c, h, w] = img.dims as number[];
+    await writeSampleGrid(a.out, img.data as Float32Array, a.n, c, h, w);
+    console.log(`wrote ${a.out}`);
+  },
+};
