@@ -13,7 +13,7 @@ export class GancError extends Error {
 
   /** The one line shown to the user. */
   get line(): string {
-    if (!this.site) return this.message;
+    if (!this.site?.file) return this.message;
     const where = this.site.line ? `${this.site.file}:${this.site.line}` : this.site.file;
     return `${where}: ${this.message}`;
   }

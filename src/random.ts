@@ -49,18 +49,27 @@ export class Rng {
     this.s[0] = s0; this.s[1] = s1; this.s[2] = s2; this.s[3] = s3;
   }
 
-  /** Fill with standard normal numbers (Box–Muller on pairs). */
+  /** Fill with standard normal numbers (Marsaglia's polar method: no trigonometry, so bulk init stays fast). */
   fillNormal(out: Float64Array): void {
     const n = out.length;
-    const u = new Float64Array(n + (n & 1));
-    this.fillUniform(u);
-    for (let i = 0; i + 1 < n; i += 2) {
-      const r = Math.sqrt(-2 * Math.log(1 - u[i]));
-      const th = 2 * Math.PI * u[i + 1];
-      out[i] = r * Math.cos(th);
-      out[i + 1] = r * Math.sin(th);
+    const u = new Float64Array(4096);
+    let k = u.length;
+    const next = () => {
+      if (k === u.length) {
+        this.fillUniform(u);
+        k = 0;
+      }
+      return u[k++] * 2 - 1;
+    };
+    for (let i = 0; i < n; ) {
+      const a = next();
+      const b = next();
+      const s = a * a + b * b;
+      if (s >= 1 || s === 0) continue;
+      const f = Math.sqrt((-2 * Math.log(s)) / s);
+      out[i++] = a * f;
+      if (i < n) out[i++] = b * f;
     }
-    if (n & 1) out[n - 1] = Math.sqrt(-2 * Math.log(1 - u[n - 1])) * Math.cos(2 * Math.PI * u[n]);
   }
 
   /** Uniform in [0, 1). */

@@ -38,7 +38,7 @@ export interface StateEntry {
   role: 'param' | 'bn_state' | 'optimizer_state';
   network: string;
   init: string;
-  /** Offset (in float32 elements) of the initial value in init.bin. */
+  /** Offset (in float32 elements) of the initial value in init.bin; -1 for state that starts at zero. */
   offset: number;
 }
 
@@ -62,7 +62,7 @@ export interface Compiled {
   graphs: Graph[];
   specs: TensorSpec[];
   manifest: Manifest;
-  /** All state tensors' initial values, concatenated in manifest.state order. */
+  /** Initial values of parameters and BN statistics, concatenated in manifest.state order. */
   init: Float32Array;
 }
 
@@ -95,14 +95,15 @@ export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
   for (const s of traced.specs) {
     add({ name: s.name, shape: s.shape, role: s.role, network: s.network, init: describeInit(s.init) }, initialValues(s.init, numel(s.shape), def.seed, s.name));
   }
+  const init = new Float32Array(offset);
+  values.forEach((v, i) => init.set(v, state[i].offset));
+  // Optimizer state starts at zero: listed, but not stored in init.bin (offset -1).
   const seen = new Set(state.map((s) => s.name));
   for (const g of graphs) for (const i of g.inputs) {
     if (i.role !== 'optimizer_state' || seen.has(i.name)) continue;
     seen.add(i.name);
-    add({ name: i.name, shape: [...i.value.shape], role: 'optimizer_state', network: i.name.split('/')[1], init: 'zeros' }, new Float32Array(i.value.size));
+    state.push({ name: i.name, shape: [...i.value.shape], role: 'optimizer_state', network: i.name.split('/')[1], init: 'zeros', offset: -1 });
   }
-  const init = new Float32Array(offset);
-  values.forEach((v, i) => init.set(v, state[i].offset));
 
   const manifest: Manifest = {
     format: 'ganc/1',

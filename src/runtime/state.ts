@@ -12,7 +12,8 @@ export class StateStore {
     const s = new StateStore();
     for (const e of manifest.state) {
       const n = e.shape.reduce((a, b) => a * b, 1);
-      s.tensors.set(e.name, new ort.Tensor('float32', init.slice(e.offset, e.offset + n), e.shape));
+      const data = e.offset < 0 ? new Float32Array(n) : init.slice(e.offset, e.offset + n);
+      s.tensors.set(e.name, new ort.Tensor('float32', data, e.shape));
     }
     return s;
   }
