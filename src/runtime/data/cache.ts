@@ -1,0 +1,27 @@
+/** Where ganc keeps what it derives once and reuses: decoded data sets, rendered built-in images. */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+export function defaultCacheRoot(): string {
+  return process.env.GANC_CACHE || join(homedir(), '.cache', 'ganc');
+}
+
+/** Writes via a temporary sibling and a rename, so a reader never sees a half-written file. */
+export async function writeFileAtomic(file: string, data: Uint8Array | string | Uint8Array[]): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    // Streamed chunk by chunk rather than concatenated: a decoded data set can be hundreds of MB.
+    const chunks = Array.isArray(data) ? data : [typeof data === 'string' ? Buffer.from(data) : data];
+    await pipeline(Readable.from(chunks), createWriteStream(tmp));
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
