@@ -10,6 +10,7 @@ import { ensureBuiltinLogos, ensureLabelledLogosApps } from '../runtime/data/log
 import type { Device } from '../runtime/ort.ts';
 import { readJson, runPaths, writeJson } from '../runtime/run_folder.ts';
 import { train } from '../runtime/train.ts';
+import { createProgress, type Progress } from '../runtime/progress.ts';
 import { modelHash } from './compile.ts';
 import { inModel, loadModel } from './load_model.ts';
 
@@ -42,6 +43,18 @@ function log(msg: string) {
   process.stderr.write(msg + '\n');
 }
 
+/** An onProgress callback that shows a bar for long one-off work (rendering, decoding). */
+function progressFor(title: string): { onProgress: (done: number, total: number) => void; stop: () => void } {
+  let bar: Progress | undefined;
+  return {
+    onProgress: (done, total) => {
+      bar ??= createProgress({ total, title });
+      bar.update(done, {});
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
 export async function runTraining(args: RunArgs): Promise<void> {
   let def = await loadModel(args.model);
   const out = args.out ?? path.join('runs', def.name);
@@ -63,9 +76,13 @@ export async function runTraining(args: RunArgs): Promise<void> {
   let dataDir = dataArg;
   if (!dataDir) {
     log(`no --data: using the built-in ${def.classes ? 'logo / app-icon' : 'logo'} set (rendered once at ${def.image.size}px)`);
-    dataDir = def.classes ? await ensureLabelledLogosApps(def.image.size) : await ensureBuiltinLogos(def.image.size);
+    const p = progressFor('rendering');
+    dataDir = def.classes ? await ensureLabelledLogosApps(def.image.size, p) : await ensureBuiltinLogos(def.image.size, p);
+    p.stop();
   }
-  const data = await loadImageFolder(dataDir, { size: def.image.size, labels: !!def.classes, minCount: def.batch });
+  const decoding = progressFor('decoding');
+  const data = await loadImageFolder(dataDir, { size: def.image.size, labels: !!def.classes, minCount: def.batch, onProgress: decoding.onProgress });
+  decoding.stop();
   const skipped = skippedSummary(data);
   if (skipped) log(`${dataDir}: ${skipped}`);
   log(`data: ${data.count} images from ${dataDir}${data.classes ? ` (classes: ${data.classes.join(', ')})` : ''}`);
