@@ -10,8 +10,9 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 export async function simpleIcons(): Promise<SvgItem[]> {
   // Imported on demand: the module is several MB and only `ganc data` / first use needs it.
   const si = await import('simple-icons');
-  const icons = Object.values(si).filter(
-    (v): v is { slug: string; path: string; hex: string } => typeof v === 'object' && v !== null && 'path' in v && 'hex' in v,
+  type Icon = { slug: string; path: string; hex: string };
+  const icons = (Object.values(si) as unknown[]).filter(
+    (v): v is Icon => typeof v === 'object' && v !== null && 'path' in v && 'hex' in v,
   );
   return icons
     .map((icon) => ({ name: icon.slug, svg: `<svg xmlns="${SVG_NS}" viewBox="0 0 24 24"><path fill="#${visibleOnWhite(icon.hex)}" d="${icon.path}"/></svg>` }))
