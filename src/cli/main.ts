@@ -2,18 +2,31 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { GancError } from '../errors.ts';
-import { compileCommand } from './compile.ts';
-import { runCommand } from './run.ts';
-import { exportCommand, sampleCommand } from './export.ts';
+import type { CommandModule } from 'yargs';
+
+/**
+ * Commands are imported only when named: onnxruntime-node, jimp and resvg take a second or two to load, which
+ * `ganc compile` (and every error message) need not wait for. No or an unknown command loads them all (for --help).
+ */
+const COMMANDS: Record<string, () => Promise<CommandModule<any, any>[]>> = {
+  compile: async () => [(await import('./compile.ts')).compileCommand],
+  run: async () => [(await import('./run.ts')).runCommand],
+  export: async () => [(await import('./export.ts')).exportCommand],
+  sample: async () => [(await import('./export.ts')).sampleCommand],
+  data: async () => [(await import('./data.ts')).dataCommand],
+};
 
 const verbose = process.argv.includes('--verbose');
 
+/** The message's first line: whatever a message holds, a user error stays one line (--verbose shows the rest). */
+const firstLine = (s: string) => s.split('\n', 1)[0].trimEnd();
+
 function report(e: unknown): never {
   if (e instanceof GancError) {
-    console.error(`error: ${e.line}`);
+    console.error(`error: ${firstLine(e.line)}`);
     if (verbose && e.stack) console.error(e.stack);
   } else {
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = firstLine(e instanceof Error ? e.message : String(e));
     console.error(`error: ${msg}${verbose ? '' : ' (run with --verbose for details)'}`);
     if (verbose && e instanceof Error) console.error(e.stack);
   }
@@ -23,12 +36,12 @@ function report(e: unknown): never {
 process.on('unhandledRejection', report);
 
 try {
+  const named = hideBin(process.argv).find((a) => !a.startsWith('-'));
+  const load = named && COMMANDS[named] ? [COMMANDS[named]] : Object.values(COMMANDS);
+  const commands = (await Promise.all(load.map((l) => l()))).flat();
   await yargs(hideBin(process.argv))
     .scriptName('ganc')
-    .command(compileCommand)
-    .command(runCommand)
-    .command(exportCommand)
-    .command(sampleCommand)
+    .command(commands)
     .option('verbose', { type: 'boolean', default: false, describe: 'show stack traces on errors' })
     .demandCommand(1, 'name a command')
     .strict()

@@ -35,7 +35,7 @@ export function graphToText(g: Graph, opts: { sites?: boolean } = {}): string {
   for (const n of g.nodes) {
     const attrs = Object.keys(n.attrs).sort().map((a) => `${a}=${attrText(n.attrs[a])}`).join(' ');
     const outs = n.outputs.map(name).join(', ');
-    const site = opts.sites && n.site ? `  # ${n.site.file}:${n.site.line}` : '';
+    const site = opts.sites && n.site?.file ? `  # ${n.site.file}:${n.site.line}` : '';
     lines.push(`  ${outs} = ${n.op}(${n.inputs.map(name).join(', ')})${attrs ? ' ' + attrs : ''} : ${n.outputs.map(typeText).join(', ')}${site}`);
   }
   for (const o of g.outputs) lines.push(`  out ${o.role.padEnd(15)} ${o.name} = ${name(o.value)}`);

@@ -1,5 +1,8 @@
 /** onnxruntime-node sessions: one place for execution providers, threads and session options. */
 import ort from 'onnxruntime-node';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { GancError } from '../errors.ts';
 
 export type Device = 'cpu' | 'cuda';
@@ -11,9 +14,14 @@ export interface SessionOptions {
 
 export async function createSession(model: Uint8Array | string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
   const device = opts.device ?? 'cpu';
+  if (device === 'cuda') {
+    if (!existsSync(path.join(PROVIDER_DIR, 'libonnxruntime_providers_cuda.so'))) throw new GancError(cudaHelp(''));
+    ort.env.logLevel = 'fatal'; // ORT would also log a failed provider load; ganc says it once, in one line
+  }
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [device],
     graphOptimizationLevel: 'all',
+    ...(device === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
   };
   try {
@@ -27,13 +35,16 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
   }
 }
 
+const PROVIDER_DIR = path.join(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', 'linux', 'x64');
+
 /** Which part of the CUDA stack is missing, and how to get it. */
 export function cudaHelp(msg: string): string {
-  const lib = /(lib[\w.+-]+\.so[.\d]*)/.exec(msg)?.[1];
-  if (/providers_cuda|providers_shared/.test(msg) || /CUDA.*not.*(available|registered|supported)/i.test(msg)) {
-    return `the CUDA execution provider is not installed for onnxruntime-node; run 'npm run setup:cuda' (see README, "CUDA")`;
+  if (!existsSync(path.join(PROVIDER_DIR, 'libonnxruntime_providers_cuda.so'))) {
+    return `the CUDA execution provider is not installed for onnxruntime-node: run 'npm run setup:cuda' (see README, "CUDA")`;
   }
-  if (lib) return `the CUDA execution provider is installed but ${lib} cannot be loaded: install CUDA 13 and cuDNN 9 (libcublas, libcudart, libcurand, libcudnn) and make them visible via LD_LIBRARY_PATH`;
+  if (/load (shared )?librar|cannot open shared object/i.test(msg)) {
+    return 'the CUDA execution provider is installed but the CUDA libraries it needs cannot be loaded: install CUDA 13 (libcublas, libcublasLt, libcudart, libcurand) and cuDNN 9, and make them visible (LD_LIBRARY_PATH)';
+  }
   return `the CUDA execution provider failed to start: ${msg.split('\n')[0]}`;
 }
 

@@ -79,6 +79,7 @@ const elementFlops = (n: Node) => n.outputs[0].size;
 
 function binary(name: string, onnx: string, f: (a: number, b: number) => number, grad: OpDef['grad'], outBool = false): void {
   defineOp(name, {
+    label: name.toLowerCase(),
     infer: ([a, b]) => {
       if (!outBool && (a.dtype !== b.dtype)) throw new ShapeError(`dtypes ${a.dtype} and ${b.dtype} differ`);
       return [{ shape: broadcastShapes(a.shape, b.shape), dtype: outBool ? 'bool' : a.dtype }];
