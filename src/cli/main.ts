@@ -14,6 +14,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule<any, any>[]>> = {
   export: async () => [(await import('./export.ts')).exportCommand],
   sample: async () => [(await import('./export.ts')).sampleCommand],
   data: async () => [(await import('./data.ts')).dataCommand],
+  eval: async () => [(await import('./eval.ts')).evalCommand],
+  compare: async () => [(await import('./eval.ts')).compareCommand],
 };
 
 const verbose = process.argv.includes('--verbose');
@@ -46,8 +48,9 @@ try {
     .demandCommand(1, 'name a command')
     .strict()
     .fail((msg, err) => {
-      if (err) report(err);
-      console.error(`error: ${msg} (see ganc --help)`);
+      // yargs calls this for bad flags and failed .check()s (plain Errors): those are usage errors, not crashes.
+      if (err && (err instanceof GancError || !msg)) report(err);
+      console.error(`error: ${firstLine(msg ?? err?.message ?? '')} (see ganc --help)`);
       process.exit(1);
     })
     .help()

@@ -7,9 +7,10 @@ import { variant } from '../dsl/gan.ts';
 import { compileGan } from '../compiler/compile.ts';
 import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
 import { ensureBuiltinLogos, ensureLabelledLogosApps } from '../runtime/data/logos.ts';
+import { readCheckpoint } from '../runtime/checkpoint.ts';
 import type { Device } from '../runtime/ort.ts';
 import { readJson, runPaths, writeJson } from '../runtime/run_folder.ts';
-import { train } from '../runtime/train.ts';
+import { checkSameModel, train } from '../runtime/train.ts';
 import { createProgress, type Progress } from '../runtime/progress.ts';
 import { modelHash } from './compile.ts';
 import { inModel, loadModel } from './load_model.ts';
@@ -48,6 +49,7 @@ function progressFor(title: string): { onProgress: (done: number, total: number)
   let bar: Progress | undefined;
   return {
     onProgress: (done, total) => {
+      if (total < 500) return; // quick enough to need no bar
       bar ??= createProgress({ total, title });
       bar.update(done, {});
     },
@@ -71,6 +73,8 @@ export async function runTraining(args: RunArgs): Promise<void> {
 
   const compiled = inModel(args.model, () => compileGan(def));
   const hash = modelHash(compiled);
+  // Before anything is written: a refused resume must leave run.json (which names the model) as it was.
+  if (args.resume && !args.force) checkSameModel(readCheckpoint(paths.checkpoint).meta, hash, paths.checkpoint);
 
   const dataArg = args.data ?? saved?.data;
   let dataDir = dataArg;

@@ -74,10 +74,44 @@ class DataOrder {
   }
 }
 
+/**
+ * The separate labelled batch of semi-supervised models (`ctx.labelled`): every image with a class label, in a seeded
+ * permutation per pass over them; the batch of iteration `step` (0-based) is derived from (seed, step) alone, so a
+ * checkpoint needs no extra state.
+ */
+export class LabelledOrder {
+  private readonly pool: Uint32Array;
+  private pass = -1;
+  private perm = new Uint32Array(0);
+  constructor(labels: Int32Array, private batch: number, private seed: number) {
+    this.pool = Uint32Array.from(labels.keys()).filter((i) => labels[i] >= 0);
+  }
+  get count(): number {
+    return this.pool.length;
+  }
+  at(step: number): Uint32Array {
+    const perPass = Math.floor(this.pool.length / this.batch);
+    const pass = Math.floor(step / perPass);
+    if (pass !== this.pass) {
+      this.pass = pass;
+      this.perm = new Rng(`${this.seed}/labelled/${pass}`).shuffle(Uint32Array.from(this.pool));
+    }
+    const pos = (step % perPass) * this.batch;
+    return this.perm.subarray(pos, pos + this.batch);
+  }
+}
+
 function oneHot(labels: Int32Array, idx: Uint32Array, k: number): Float32Array {
   const out = new Float32Array(idx.length * k);
   idx.forEach((i, j) => (out[j * k + labels[i]] = 1));
   return out;
+}
+
+/** Refuses to resume a checkpoint made by another model (callers skip this with --force). */
+export function checkSameModel(meta: CheckpointMeta, modelHash: string, file: string): void {
+  if (meta.modelHash !== modelHash) {
+    throw new GancError(`the checkpoint was made by a different model (${meta.model}, hash ${meta.modelHash}; now ${modelHash}); use --force to resume anyway`, { file });
+  }
 }
 
 export async function train(c: Compiled, data: Dataset, opts: TrainOptions): Promise<TrainResult> {
@@ -101,9 +135,7 @@ export async function train(c: Compiled, data: Dataset, opts: TrainOptions): Pro
   let rows: MetricsRow[] = [];
   if (opts.resume) {
     const { meta, tensors } = readCheckpoint(paths.checkpoint);
-    if (meta.modelHash !== opts.modelHash && !opts.force) {
-      throw new GancError(`the checkpoint was made by a different model (${meta.model}, hash ${meta.modelHash}; now ${opts.modelHash}); use --force to resume anyway`, { file: paths.checkpoint });
-    }
+    if (!opts.force) checkSameModel(meta, opts.modelHash, paths.checkpoint);
     for (const e of manifest.state) {
       const t = tensors.get(e.name);
       if (!t) {
@@ -126,6 +158,10 @@ export async function train(c: Compiled, data: Dataset, opts: TrainOptions): Pro
   const realBuf = new Float32Array(B * img[0] * img[1] * img[2]);
   const needsReal = (r: GraphRunner) => r.inputs('data').includes('real');
   const needsLabels = (r: GraphRunner) => r.inputs('label').includes('labels');
+  const needsLabelled = (r: GraphRunner) => r.inputs('data').includes('labelled_real') || r.inputs('label').includes('labelled_labels');
+  const labelled = [sessions.d, sessions.g].some(needsLabelled) ? new LabelledOrder(data.labels!, B, opts.seed) : undefined;
+  if (labelled && labelled.count < B) throw new GancError(`the data has ${labelled.count} labelled images, fewer than one batch of ${B}`, { file: data.source });
+  const labelledBuf = labelled ? new Float32Array(realBuf.length) : undefined;
 
   const saveCheckpoint = () => {
     const bad = store.firstNonFinite();
@@ -161,10 +197,16 @@ export async function train(c: Compiled, data: Dataset, opts: TrainOptions): Pro
       const idx = order.next();
       const epoch = order.epoch;
       batchToFloat(data, idx, realBuf);
+      const lidx = labelled?.at(step);
+      if (lidx) batchToFloat(data, lidx, labelledBuf!);
       const feeds = (r: GraphRunner): Record<string, ort.Tensor> => {
         const f: Record<string, ort.Tensor> = { z: new ort.Tensor('float32', sampleNoise(noiseRng, B * def.z.size, def.z.dist), [B, def.z.size]) };
         if (needsReal(r)) f.real = new ort.Tensor('float32', realBuf, [B, ...img]);
         if (needsLabels(r)) f.labels = new ort.Tensor('float32', oneHot(data.labels!, idx, def.classes!), [B, def.classes!]);
+        if (lidx && needsLabelled(r)) {
+          f.labelled_real = new ort.Tensor('float32', labelledBuf!, [B, ...img]);
+          f.labelled_labels = new ort.Tensor('float32', oneHot(data.labels!, lidx, def.classes!), [B, def.classes!]);
+        }
         return f;
       };
       const values: Record<string, number> = {};
