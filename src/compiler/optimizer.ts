@@ -25,11 +25,22 @@ export interface AdamResult {
   updates: { param: Value; m: Value; v: Value }[];
 }
 
+/**
+ * 1 − βᵗ without cancellation. In float32, 1 − Pow(0.999, t) keeps only a few digits (≈1e-5 relative error at t = 1,
+ * so the update is off by ≈6e-6 from PyTorch, which computes it in float64). Instead −expm1(y) with y = t·ln β, and
+ * ONNX has no Expm1: −expm1(y) = −2·tanh(y/2) / (1 − tanh(y/2)), accurate to a few float32 ulps for any t.
+ */
+function oneMinusPow(b: Builder, beta: number, t: Value): Value {
+  if (beta === 0) return b.scalar(1);
+  const th = b.emit1('Tanh', [mul(b, t, b.scalar(Math.log(beta) / 2))]);
+  return div(b, mul(b, th, b.scalar(-2)), sub(b, b.scalar(1), th));
+}
+
 /** `step` is the number of updates done so far (float scalar); the update uses t = step + 1. */
 export function adamUpdate(b: Builder, cfg: AdamConfig, step: Value, slots: readonly AdamSlot[]): AdamResult {
   const t = add(b, step, b.scalar(1));
-  const bias1 = sub(b, b.scalar(1), b.emit1('Pow', [b.scalar(cfg.beta1), t]));
-  const bias2 = sub(b, b.scalar(1), b.emit1('Pow', [b.scalar(cfg.beta2), t]));
+  const bias1 = oneMinusPow(b, cfg.beta1, t);
+  const bias2 = oneMinusPow(b, cfg.beta2, t);
   // lr / (1−β1ᵗ) and 1/√(1−β2ᵗ) are scalars: computing them once keeps the per-element work to a few ops.
   const stepSize = div(b, b.scalar(cfg.lr), bias1);
   const invSqrtBias2 = div(b, b.scalar(1), b.emit1('Sqrt', [bias2]));

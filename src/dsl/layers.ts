@@ -121,9 +121,16 @@ export function batchNorm(x: Tensor, opts: BatchNormOptions = {}): Tensor {
       const xc = sub(x, mu);
       const v = mean(square(xc), axes, true);
       y = div(xc, sqrt(add(v, eps)));
-      const blend = (run: Tensor, batch: Tensor) => add(mul(run, decay), mul(stopGradient(reshape(batch, [c])), 1 - decay));
-      tr.updateState(tr.scopedName('running_mean'), blend(runMean, mu).value);
-      tr.updateState(tr.scopedName('running_var'), blend(runVar, v).value);
+      // A network called twice in one step (D on real, then on fake) updates its averages twice, in order, as
+      // PyTorch and TensorFlow do.
+      const blend = (local: string, run: Tensor, batch: Tensor) => {
+        const name = tr.scopedName(local);
+        const prev = tr.stateUpdates.get(name);
+        const base = prev ? new Tensor(prev) : run;
+        tr.updateState(name, add(mul(base, decay), mul(stopGradient(reshape(batch, [c])), 1 - decay)).value);
+      };
+      blend('running_mean', runMean, mu);
+      blend('running_var', runVar, v);
     } else {
       y = div(sub(x, reshape(runMean, bshape)), sqrt(add(reshape(runVar, bshape), eps)));
     }

@@ -29,9 +29,15 @@ export function buildGraph(
     const outputs: GraphIO[] = Object.entries(outs).map(([name, t]) => ({ name, value: t.value, role: 'output' as const }));
     if (opts.grads?.length) {
       const loss = outs.loss.value;
-      const wrt: Value[] = opts.grads.map((n) => xs[n].value);
+      // A gradient may be asked for a declared input or for any other graph input the trace created (parameters).
+      const valueOf = (n: string): Value => {
+        const v = xs[n]?.value ?? tr.inputs.get(n)?.value;
+        if (!v) throw new Error(`buildGraph: no input named ${n} (have ${[...tr.inputs.keys()].join(', ')})`);
+        return v;
+      };
+      const wrt: Value[] = opts.grads.map(valueOf);
       const g = gradients(b, loss, wrt);
-      opts.grads.forEach((n) => outputs.push({ name: `grad/${n}`, value: g.get(xs[n].value)!, role: 'grad' }));
+      opts.grads.forEach((n) => outputs.push({ name: `grad/${n}`, value: g.get(valueOf(n))!, role: 'grad' }));
     }
     const graph: Graph = { name: 'test', inputs: [...tr.inputs.values()].map((i) => ({ name: i.name, value: i.value, role: i.role })), outputs, nodes: b.nodes };
     return opts.optimize === false ? graph : optimizeGraph(graph);
@@ -39,18 +45,38 @@ export function buildGraph(
 }
 
 export async function runGraph(g: Graph, feeds: Feeds): Promise<Record<string, Float32Array>> {
-  const session = await createSession(toOnnx(g));
-  const f: Record<string, ort.Tensor> = {};
-  for (const i of g.inputs) {
-    const data = feeds[i.name];
-    if (!data) throw new Error(`missing feed ${i.name}`);
-    f[i.name] = new ort.Tensor('float32', data, [...i.value.shape]);
+  const runner = await openGraph(g);
+  try {
+    return await runner.run(feeds);
+  } finally {
+    await runner.release();
   }
-  const out = await session.run(f);
-  const r: Record<string, Float32Array> = {};
-  for (const [k, v] of Object.entries(out)) r[k] = v.data as Float32Array;
-  await session.release();
-  return r;
+}
+
+export interface GraphRunner {
+  run(feeds: Feeds): Promise<Record<string, Float32Array>>;
+  release(): Promise<void>;
+}
+
+/** One session for many runs of the same graph (finite differences run a graph dozens of times). */
+export async function openGraph(g: Graph, opts: { onnx?: Uint8Array; threads?: number } = {}): Promise<GraphRunner> {
+  const session = await createSession(opts.onnx ?? toOnnx(g), opts.threads ? { threads: opts.threads } : {});
+  return {
+    async run(feeds) {
+      const f: Record<string, ort.Tensor> = {};
+      for (const i of g.inputs) {
+        const data = feeds[i.name];
+        if (!data) throw new Error(`missing feed ${i.name}`);
+        if (data.length !== i.value.size) throw new Error(`feed ${i.name} has ${data.length} values, expected ${i.value.size}`);
+        f[i.name] = new ort.Tensor('float32', data, [...i.value.shape]);
+      }
+      const out = await session.run(f);
+      const r: Record<string, Float32Array> = {};
+      for (const [k, v] of Object.entries(out)) r[k] = v.data as Float32Array;
+      return r;
+    },
+    release: () => session.release(),
+  };
 }
 
 /** Deterministic pseudo-random data in [lo, hi). */

@@ -67,7 +67,8 @@ defineOp('ConvTranspose', {
     const { strides: s, pads: p, dilations: d } = a as unknown as ConvAttrs;
     const op = a.output_padding as number[];
     if (x.shape[1] !== w.shape[0]) throw new ShapeError(`input ${shapeStr(x.shape)} has ${x.shape[1]} channels but weight ${shapeStr(w.shape)} expects ${w.shape[0]}`);
-    if (op.some((v, i) => v < 0 || v >= Math.max(s[i], d[i]))) throw new ShapeError(`output padding [${op}] must be below the stride or dilation`);
+    // ONNX Runtime rejects output padding ≥ stride at run time (even where a larger dilation would allow it).
+    if (op.some((v, i) => v < 0 || v >= s[i])) throw new ShapeError(`output padding [${op}] must be below the stride [${s}]`);
     const h = convTransposeOutSize(x.shape[2], w.shape[2], s[0], d[0], p[0], p[2], op[0]);
     const wd = convTransposeOutSize(x.shape[3], w.shape[3], s[1], d[1], p[1], p[3], op[1]);
     if (h < 1 || wd < 1) throw new ShapeError(`pads [${p}] leave no output for input ${shapeStr(x.shape)}`);
