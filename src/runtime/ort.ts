@@ -10,6 +10,8 @@ export type Device = 'cpu' | 'cuda';
 export interface SessionOptions {
   device?: Device;
   threads?: number;
+  /** Write ORT's profile (per-node times) with this file prefix. */
+  profile?: string;
 }
 
 export async function createSession(model: Uint8Array | string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
@@ -23,6 +25,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
     graphOptimizationLevel: 'all',
     ...(device === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+    ...(opts.profile ? { enableProfiling: true, profileFilePrefix: opts.profile } : {}),
   };
   try {
     return typeof model === 'string'
