@@ -11,6 +11,7 @@ import { toOnnx } from './onnx.ts';
 import { opDef } from './ops/registry.ts';
 import { optimizeGraph } from './passes/index.ts';
 import { graphToText } from './text.ts';
+import { traceClassify } from './trace_classify.ts';
 import { traceGan, type TraceOptions } from './trace_gan.ts';
 
 export interface CompileOptions extends TraceOptions {}
@@ -76,7 +77,9 @@ const entry = (io: Graph['inputs'][number]): TensorEntry => ({
 
 export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
   const traced = traceGan(def, opts);
-  const graphs = traced.graphs.map(optimizeGraph);
+  // Models with `classes` also get `classify` (D's class logits, inference mode) for `ganc eval`'s accuracy.
+  const extra = def.classes ? [traceClassify(def, new Map(traced.specs.map((s) => [s.name, s])))] : [];
+  const graphs = [...traced.graphs, ...extra].map(optimizeGraph);
   const byName = Object.fromEntries(graphs.map((g) => [g.name, g]));
   const manifestGraphs: Record<string, GraphEntry> = {};
   for (const g of graphs) {
