@@ -13,27 +13,41 @@ export interface DcganSize {
   gf: number;
   df: number;
   channels: number;
+  /** Stride-2 stages (default 4: G starts at size/16). Widths double per stage from gf / df, capped at 8·gf / 8·df. */
+  stages?: number;
 }
 
-/** z → linear → [8gf, s/16, s/16] → BN/ReLU → three stride-2 deconvs with BN/ReLU → deconv to RGB → tanh. */
-export function generator(z: Tensor, { size, gf, channels }: DcganSize): Tensor {
-  const s = size / 16;
-  let h = relu(batchNorm(reshape(linear(z, 8 * gf * s * s), [z.shape[0], 8 * gf, s, s])));
-  for (const width of [4 * gf, 2 * gf, gf]) h = relu(batchNorm(deconv2d(h, width)));
+/** Options of the discriminator block that variants use. */
+export interface DOptions {
+  /** Number of logits (default 1; K for the K+1 semi-supervised D). */
+  logits?: number;
+  /** Applied to the output of conv `layer` (1-based) before the next conv (e.g. minibatch discrimination). */
+  between?: (h: Tensor, layer: number) => Tensor;
+}
+
+const mult = (i: number) => Math.min(2 ** i, 8);
+
+/** z → linear → [8gf, s/16, s/16] → BN/ReLU → three stride-2 deconvs with BN/ReLU → deconv to RGB → tanh
+ * (with `stages` n: starts at size/2ⁿ with gf·min(2ⁿ⁻¹, 8) channels, then n − 1 deconvs with BN/ReLU). */
+export function generator(z: Tensor, { size, gf, channels, stages = 4 }: DcganSize): Tensor {
+  const s = size / 2 ** stages;
+  const w0 = mult(stages - 1) * gf;
+  let h = relu(batchNorm(reshape(linear(z, w0 * s * s), [z.shape[0], w0, s, s])));
+  for (let i = stages - 2; i >= 0; i--) h = relu(batchNorm(deconv2d(h, mult(i) * gf)));
   return tanh(deconv2d(h, channels));
 }
 
-/** Four stride-2 convs (BN from the second on), lrelu 0.2; the flattened last conv is the feature layer. */
-export function discriminator(x: Tensor, { df }: DcganSize) {
+/** Four (`stages`) stride-2 convs (BN from the second on), lrelu 0.2; features h1, h2, … are the outputs of the 2nd,
+ * 3rd, … conv; the flattened last conv is the feature layer (`penultimate`). */
+export function discriminator(x: Tensor, { df, stages = 4 }: DcganSize, { logits = 1, between }: DOptions = {}) {
   let h = leakyRelu(conv2d(x, df));
-  const widths = [2 * df, 4 * df, 8 * df];
   const features: Record<string, Tensor> = {};
-  widths.forEach((width, i) => {
-    h = leakyRelu(batchNorm(conv2d(h, width)));
-    features[`h${i + 1}`] = h;
-  });
+  for (let i = 1; i < stages; i++) {
+    h = leakyRelu(batchNorm(conv2d(between ? between(h, i) : h, mult(i) * df)));
+    features[`h${i}`] = h;
+  }
   features.penultimate = flatten(h);
-  return { logits: linear(features.penultimate, 1), features };
+  return { logits: linear(features.penultimate, logits), features };
 }
 
 export const dLoss = ({ dReal, dFake }: LossContext) =>

@@ -53,6 +53,13 @@ function lossContext(def: GanDef, tr: Trace, z: Value, metrics: Map<string, Valu
       if (!def.classes) throw new GancError('the loss uses labels but the model sets no `classes`', def.site);
       return once('labels', () => new Tensor(tr.input('labels', [B, def.classes!], 'label')));
     },
+    get labelled() {
+      if (!def.classes) throw new GancError('the loss uses labelled data but the model sets no `classes`', def.site);
+      return once('labelled', () => ({
+        x: new Tensor(tr.input('labelled_real', [B, image.channels, image.size, image.size], 'data')),
+        labels: new Tensor(tr.input('labelled_labels', [B, def.classes!], 'label')),
+      }));
+    },
     D,
     G,
     metric(name: string, value: Tensor) {

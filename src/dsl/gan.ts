@@ -27,6 +27,9 @@ export interface LossContext {
   readonly dFake: DOutput;
   /** One-hot labels of the real batch [B, K] (models with `classes`). */
   readonly labels: Tensor;
+  /** A separate labelled batch (models with `classes`; semi-supervised training): images [B, C, H, W] and their
+   * one-hot labels [B, K], drawn in their own seeded order (graph inputs `labelled_real`, `labelled_labels`). */
+  readonly labelled: { readonly x: Tensor; readonly labels: Tensor };
   /** Run the discriminator / generator on any tensor (parameters are shared). */
   D(x: Tensor): DOutput;
   G(z: Tensor): Tensor;
