@@ -281,14 +281,19 @@ test('small dcgan-ssl (both G losses) trains a few steps, with the labelled batc
 
 test('the labelled batch order: a permutation per pass, a function of (seed, step) alone', () => {
   const labels = Int32Array.from({ length: 10 }, (_, i) => (i === 3 ? -1 : i % 2)); // image 3 unlabelled
-  const a = new LabelledOrder(labels, 3, 5);
+  const all = Uint32Array.from(labels.keys());
+  const a = new LabelledOrder(labels, all, 3, 5);
   assert.equal(a.count, 9);
+  // Images outside the training pool (the held-out split) are never drawn.
+  const noTwo = new LabelledOrder(labels, all.filter((i) => i !== 2), 3, 5);
+  assert.equal(noTwo.count, 8);
+  assert.ok([0, 1].every((s) => !Array.from(noTwo.at(s)).includes(2)));
   const pass0 = [0, 1, 2].flatMap((s) => Array.from(a.at(s)));
   assert.deepEqual([...pass0].sort((x, y) => x - y), [0, 1, 2, 4, 5, 6, 7, 8, 9]);
   // A fresh order (as after a resume) asked for a later step directly gives what the first one gives.
-  const fresh = new LabelledOrder(labels, 3, 5);
+  const fresh = new LabelledOrder(labels, all, 3, 5);
   assert.deepEqual(Array.from(fresh.at(7)), Array.from(a.at(7)));
   assert.deepEqual(Array.from(fresh.at(1)), pass0.slice(3, 6));
-  const other = new LabelledOrder(labels, 3, 6);
+  const other = new LabelledOrder(labels, all, 3, 6);
   assert.notDeepEqual([0, 1, 2].flatMap((s) => Array.from(other.at(s))), pass0);
 });

@@ -8,6 +8,7 @@ import { compileGan } from '../compiler/compile.ts';
 import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
 import { ensureBuiltinLogos, ensureLabelledLogosApps } from '../runtime/data/logos.ts';
 import { readCheckpoint } from '../runtime/checkpoint.ts';
+import { HELD_OUT_FRACTION, HELD_OUT_SEED, heldOutSplit } from '../runtime/data/split.ts';
 import type { Device } from '../runtime/ort.ts';
 import { readJson, runPaths, writeJson } from '../runtime/run_folder.ts';
 import { checkSameModel, train } from '../runtime/train.ts';
@@ -38,6 +39,8 @@ interface SavedRun {
   batch?: number;
   seed: number;
   steps: number;
+  /** The labelled images training leaves out (for `ganc eval`'s accuracy). */
+  heldOut?: { fraction: number; seed: number; images: number };
 }
 
 function log(msg: string) {
@@ -91,9 +94,14 @@ export async function runTraining(args: RunArgs): Promise<void> {
   if (skipped) log(`${dataDir}: ${skipped}`);
   log(`data: ${data.count} images from ${dataDir}${data.classes ? ` (classes: ${data.classes.join(', ')})` : ''}`);
 
-  const perEpoch = Math.floor(data.count / def.batch);
+  const split = def.classes && data.labels ? heldOutSplit(data) : undefined;
+  if (split?.heldOut.length) log(`${split.heldOut.length} labelled images held out for ganc eval (${HELD_OUT_FRACTION * 100}% of each class)`);
+  const perEpoch = Math.floor((split?.train.length ?? data.count) / def.batch);
   const steps = args.steps ?? (args.epochs !== undefined ? args.epochs * perEpoch : saved?.steps ?? 25 * perEpoch);
-  writeJson(paths.config, { model: args.model, data: dataArg, batch: def.batch, seed, steps } satisfies SavedRun);
+  writeJson(paths.config, {
+    model: args.model, data: dataArg, batch: def.batch, seed, steps,
+    ...(split ? { heldOut: { fraction: HELD_OUT_FRACTION, seed: HELD_OUT_SEED, images: split.heldOut.length } } : {}),
+  } satisfies SavedRun);
 
   const r = await train(compiled, data, {
     out, steps, seed, device: args.device, threads: args.threads, sampleEvery: args.sampleEvery, ckptEvery: args.ckptEvery,

@@ -10,6 +10,7 @@ import { GancError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import { readCheckpoint, writeCheckpoint, type CheckpointMeta } from './checkpoint.ts';
 import { batchToFloat, type Dataset } from './data/images.ts';
+import { heldOutSplit } from './data/split.ts';
 import type { Device } from './ort.ts';
 import { writeLossCurve, writeSampleGrid } from './pictures.ts';
 import { createProgress } from './progress.ts';
@@ -51,19 +52,18 @@ export function sampleNoise(rng: Rng, n: number, dist: string): Float32Array {
   return out;
 }
 
-/** Data order: a fresh seeded permutation per epoch, drop the last partial batch (as DCGAN-tensorflow). */
+/** Data order: a fresh seeded permutation of the training pool per epoch, dropping the last partial batch
+ * (as DCGAN-tensorflow). */
 class DataOrder {
   private perm: Uint32Array;
-  constructor(private n: number, private batch: number, private seed: number, public epoch: number, public pos: number) {
+  constructor(private pool: Uint32Array, private batch: number, private seed: number, public epoch: number, public pos: number) {
     this.perm = this.permutation(epoch);
   }
   private permutation(epoch: number): Uint32Array {
-    const p = new Uint32Array(this.n);
-    for (let i = 0; i < this.n; i++) p[i] = i;
-    return new Rng(`${this.seed}/data/${epoch}`).shuffle(p);
+    return new Rng(`${this.seed}/data/${epoch}`).shuffle(Uint32Array.from(this.pool));
   }
   next(): Uint32Array {
-    if (this.pos + this.batch > this.n) {
+    if (this.pos + this.batch > this.pool.length) {
       this.epoch++;
       this.pos = 0;
       this.perm = this.permutation(this.epoch);
@@ -83,8 +83,8 @@ export class LabelledOrder {
   private readonly pool: Uint32Array;
   private pass = -1;
   private perm = new Uint32Array(0);
-  constructor(labels: Int32Array, private batch: number, private seed: number) {
-    this.pool = Uint32Array.from(labels.keys()).filter((i) => labels[i] >= 0);
+  constructor(labels: Int32Array, train: Uint32Array, private batch: number, private seed: number) {
+    this.pool = train.filter((i) => labels[i] >= 0);
   }
   get count(): number {
     return this.pool.length;
@@ -118,7 +118,9 @@ export async function train(c: Compiled, data: Dataset, opts: TrainOptions): Pro
   const { manifest, def } = c;
   const B = def.batch;
   const img = [def.image.channels, def.image.size, def.image.size];
-  if (data.count < B) throw new GancError(`the data has ${data.count} images, fewer than one batch of ${B}`, { file: data.source });
+  // Labelled data keeps a held-out split out of training, for `ganc eval`'s accuracy.
+  const pool = def.classes && data.labels ? heldOutSplit(data).train : Uint32Array.from({ length: data.count }, (_, i) => i);
+  if (pool.length < B) throw new GancError(`the data has ${pool.length} training images, fewer than one batch of ${B}`, { file: data.source });
   if (data.size !== def.image.size) throw new Error(`data size ${data.size} != model size ${def.image.size}`);
   if (def.classes && !data.labels) throw new GancError(`model ${def.name} needs labelled data: put each class in its own subfolder`, { file: data.source });
   if (def.classes && data.classes && data.classes.length !== def.classes) {
@@ -131,7 +133,7 @@ export async function train(c: Compiled, data: Dataset, opts: TrainOptions): Pro
   let store = StateStore.fromInit(manifest, c.init);
   let step = 0;
   const noiseRng = new Rng(`${opts.seed}/noise`);
-  let order = new DataOrder(data.count, B, opts.seed, 0, 0);
+  let order = new DataOrder(pool, B, opts.seed, 0, 0);
   let rows: MetricsRow[] = [];
   if (opts.resume) {
     const { meta, tensors } = readCheckpoint(paths.checkpoint);
@@ -147,7 +149,7 @@ export async function train(c: Compiled, data: Dataset, opts: TrainOptions): Pro
     }
     step = meta.step;
     noiseRng.setState(meta.rng.noise);
-    order = new DataOrder(data.count, B, opts.seed, meta.data.epoch, meta.data.pos);
+    order = new DataOrder(pool, B, opts.seed, meta.data.epoch, meta.data.pos);
     rows = truncateMetrics(paths.metrics, step);
   } else {
     rows = truncateMetrics(paths.metrics, -1);
@@ -159,7 +161,7 @@ export async function train(c: Compiled, data: Dataset, opts: TrainOptions): Pro
   const needsReal = (r: GraphRunner) => r.inputs('data').includes('real');
   const needsLabels = (r: GraphRunner) => r.inputs('label').includes('labels');
   const needsLabelled = (r: GraphRunner) => r.inputs('data').includes('labelled_real') || r.inputs('label').includes('labelled_labels');
-  const labelled = [sessions.d, sessions.g].some(needsLabelled) ? new LabelledOrder(data.labels!, B, opts.seed) : undefined;
+  const labelled = [sessions.d, sessions.g].some(needsLabelled) ? new LabelledOrder(data.labels!, pool, B, opts.seed) : undefined;
   if (labelled && labelled.count < B) throw new GancError(`the data has ${labelled.count} labelled images, fewer than one batch of ${B}`, { file: data.source });
   const labelledBuf = labelled ? new Float32Array(realBuf.length) : undefined;
 
