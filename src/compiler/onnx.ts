@@ -44,7 +44,6 @@ export function toOnnx(g: Graph, opts: EmitOptions = {}): Uint8Array {
   const initializers: onnxProto.onnx.ITensorProto[] = [];
   const intConsts = new Map<string, string>();
   let counter = 0;
-  const temps: [string, readonly number[]][] = [];
 
   for (const i of g.inputs) names.set(i.value, i.name);
   const cx: LowerCtx = {
@@ -53,11 +52,7 @@ export function toOnnx(g: Graph, opts: EmitOptions = {}): Uint8Array {
       if (!n) names.set(v, (n = `v${counter++}`));
       return n;
     },
-    fresh: (hint, shape) => {
-      const name = `${hint}_${counter++}`;
-      temps.push([name, shape]);
-      return name;
-    },
+    fresh: (hint) => `${hint}_${counter++}`,
     phasedConvTranspose: !opts.plainConvTranspose,
     node: (opType, inputs, outputs, attrs = {}) => {
       nodes.push({
@@ -102,9 +97,6 @@ export function toOnnx(g: Graph, opts: EmitOptions = {}): Uint8Array {
   if (opts.dynamicBatch === undefined) for (const n of g.nodes) for (const v of n.outputs) {
     const name = names.get(v);
     if (name && !ioNames.has(name)) inner.push(valueInfo(name, v));
-  }
-  if (opts.dynamicBatch === undefined) for (const [name, shape] of temps) {
-    inner.push({ name, type: { tensorType: { elemType: ELEM.float32, shape: { dim: shape.map((d) => ({ dimValue: d })) } } } });
   }
   const batchedRoles = new Set(['data', 'noise', 'label', 'output', 'loss', 'metric']);
   const bake = opts.initializers ?? new Map();

@@ -121,22 +121,21 @@ function lowerConvTransposeAsPhases(n: Node, cx: LowerCtx): boolean {
   const FAR = -(2 ** 62); // "through index 0" for a negative-step Slice
   const phases: string[] = [];
   for (const ph of plan[0]) for (const pw of plan[1]) {
-    const J = [ph.J, pw.J];
-    const sliced = cx.fresh('phase_w', [w.shape[0], w.shape[1], ...J]);
+    const sliced = cx.fresh('phase_w');
     const last = [ph.rho + S * (ph.J - 1), pw.rho + S * (pw.J - 1)];
     cx.node('Slice', [cx.name(w), cx.ints(last), cx.ints([FAR, FAR]), cx.ints([2, 3]), cx.ints([-S, -S])], [sliced]);
-    const kernel = cx.fresh('phase_k', [w.shape[1], w.shape[0], ...J]);
+    const kernel = cx.fresh('phase_k');
     cx.node('Transpose', [sliced], [kernel], { perm: [1, 0, 2, 3] });
-    const out = cx.fresh('phase_y', [x.shape[0], w.shape[1], Q[0], Q[1]]);
+    const out = cx.fresh('phase_y');
     cx.node('Conv', [cx.name(x), kernel], [out], {
-      strides: [1, 1], dilations: [1, 1], kernel_shape: J, pads: [ph.begin, pw.begin, ph.end, pw.end],
+      strides: [1, 1], dilations: [1, 1], kernel_shape: [ph.J, pw.J], pads: [ph.begin, pw.begin, ph.end, pw.end],
     });
     phases.push(out);
   }
-  const stacked = cx.fresh('phases', [x.shape[0], S * S * w.shape[1], Q[0], Q[1]]);
+  const stacked = cx.fresh('phases');
   cx.node('Concat', phases, [stacked], { axis: 1 });
   const exact = y.shape[2] === S * Q[0] && y.shape[3] === S * Q[1];
-  const interleaved = exact ? cx.name(y) : cx.fresh('interleaved', [x.shape[0], w.shape[1], S * Q[0], S * Q[1]]);
+  const interleaved = exact ? cx.name(y) : cx.fresh('interleaved');
   cx.node('DepthToSpace', [stacked], [interleaved], { blocksize: S, mode: 'DCR' });
   if (!exact) cx.node('Slice', [interleaved, cx.ints([0, 0]), cx.ints([y.shape[2], y.shape[3]]), cx.ints([2, 3])], [cx.name(y)]);
   return true;

@@ -13,8 +13,7 @@ export interface OutType {
 /** What lowering needs: names of values, and a way to add ONNX nodes and int64 constants. */
 export interface LowerCtx {
   name(v: Value): string;
-  /** A new value name for a lowering's temporaries; its (float32) shape is recorded in the model. */
-  fresh(hint: string, shape: readonly number[]): string;
+  fresh(hint: string): string;
   node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, number | number[] | string | ConstData>): void;
   ints(values: readonly number[]): string;
   /** Lower stride-s ConvTranspose as s² stride-1 convs (faster in ORT's CPU provider); off for exported models. */
