@@ -14,8 +14,6 @@ export interface EmitOptions {
   dynamicBatch?: number;
   docString?: string;
   metadata?: Record<string, string>;
-  /** Keep ConvTranspose as one node (portable, for exported models) instead of ORT-friendly stride-1 phases. */
-  plainConvTranspose?: boolean;
   /** Write Constant nodes as graph initializers (how exported weights are stored). */
   constantsAsInitializers?: boolean;
   /** Inputs to bake in as initializers (name → data), e.g. weights of an exported generator. */
@@ -53,7 +51,6 @@ export function toOnnx(g: Graph, opts: EmitOptions = {}): Uint8Array {
       return n;
     },
     fresh: (hint) => `${hint}_${counter++}`,
-    phasedConvTranspose: !opts.plainConvTranspose,
     node: (opType, inputs, outputs, attrs = {}) => {
       nodes.push({
         opType, input: inputs, output: outputs, name: `${opType}_${nodes.length}`,

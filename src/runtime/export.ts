@@ -39,7 +39,6 @@ export function exportGenerator(c: Compiled, state: ReadonlyMap<string, Float32A
   return toOnnx({ ...graph, name: `${def.name}_generator` }, {
     dynamicBatch: def.batch,
     constantsAsInitializers: true,
-    plainConvTranspose: true,
     docString: `ganc generator of ${def.name}: z [N, ${def.z.size}] ${def.z.dist} → image [N, ${def.image.channels}, ${def.image.size}, ${def.image.size}] in [-1, 1]`,
     metadata: {
       'ganc.model': def.name,

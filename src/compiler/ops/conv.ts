@@ -6,7 +6,7 @@
  */
 import type { Builder } from '../builder.ts';
 import { type Node, type Value, shapeStr } from '../ir.ts';
-import { defineOp, ShapeError, type LowerCtx } from './registry.ts';
+import { defineOp, ShapeError } from './registry.ts';
 import { slice, transpose } from './shape.ts';
 
 export interface ConvAttrs {
@@ -74,13 +74,9 @@ defineOp('ConvTranspose', {
     if (h < 1 || wd < 1) throw new ShapeError(`pads [${p}] leave no output for input ${shapeStr(x.shape)}`);
     return [{ shape: [x.shape[0], w.shape[1], h, wd], dtype: x.dtype }];
   },
-  lower: (n, cx) => {
-    if (!cx.phasedConvTranspose || !lowerConvTransposeAsPhases(n, cx)) {
-      cx.node('ConvTranspose', n.inputs.map(cx.name), [cx.name(n.outputs[0])], {
-        ...attrsOf(n), output_padding: n.attrs.output_padding as number[], kernel_shape: n.inputs[1].shape.slice(2),
-      });
-    }
-  },
+  lower: (n, cx) => cx.node('ConvTranspose', n.inputs.map(cx.name), [cx.name(n.outputs[0])], {
+    ...attrsOf(n), output_padding: n.attrs.output_padding as number[], kernel_shape: n.inputs[1].shape.slice(2),
+  }),
   grad: (n, [g], b) => {
     const [x, w] = n.inputs;
     const a = attrsOf(n);
@@ -93,53 +89,6 @@ defineOp('ConvTranspose', {
     return 2 * x.size * w.shape[1] * w.shape[2] * w.shape[3];
   },
 });
-
-/**
- * A stride-s transposed convolution as s² stride-1 convolutions, one per output phase, interleaved by DepthToSpace.
- * ORT's CPU ConvTranspose runs one GEMM per image and a single-threaded col2im; its Conv is far better tuned.
- * Output o = s·q + r (r = o mod s) takes the taps t ≡ ρ = (r + padBegin) mod s, with δ = ⌊(r + padBegin)/s⌋:
- *   y_r[q] = Σ_j x[q + δ − j]·W[ρ + s·j],
- * a stride-1 conv with those taps reversed, begin padding J−1−δ and ⌈out/s⌉ outputs, so that DepthToSpace lands
- * every phase on its own rows with nothing to crop (for TF-"SAME" deconvolutions).
- * Returns false (the caller emits a plain ConvTranspose) where this does not apply.
- */
-function lowerConvTransposeAsPhases(n: Node, cx: LowerCtx): boolean {
-  const [x, w] = n.inputs;
-  const { strides: s, pads: p, dilations: d } = attrsOf(n);
-  const y = n.outputs[0];
-  if (s[0] !== s[1] || s[0] < 2 || d.some((v) => v !== 1)) return false;
-  const S = s[0];
-  const Q = [0, 1].map((i) => Math.ceil(y.shape[2 + i] / S));
-  // Per dimension and phase: the first tap ρ, the tap count J, and the conv's begin/end padding.
-  const plan = [0, 1].map((i) => Array.from({ length: S }, (_, r) => {
-    const rho = (r + p[i]) % S;
-    const delta = Math.floor((r + p[i]) / S);
-    const J = Math.ceil((w.shape[2 + i] - rho) / S);
-    return { rho, J, begin: J - 1 - delta, end: Q[i] - x.shape[2 + i] + delta };
-  }));
-  if (plan.some((ph) => ph.some((q) => q.J < 1 || q.begin < 0 || q.end < 0))) return false;
-  const FAR = -(2 ** 62); // "through index 0" for a negative-step Slice
-  const phases: string[] = [];
-  for (const ph of plan[0]) for (const pw of plan[1]) {
-    const sliced = cx.fresh('phase_w');
-    const last = [ph.rho + S * (ph.J - 1), pw.rho + S * (pw.J - 1)];
-    cx.node('Slice', [cx.name(w), cx.ints(last), cx.ints([FAR, FAR]), cx.ints([2, 3]), cx.ints([-S, -S])], [sliced]);
-    const kernel = cx.fresh('phase_k');
-    cx.node('Transpose', [sliced], [kernel], { perm: [1, 0, 2, 3] });
-    const out = cx.fresh('phase_y');
-    cx.node('Conv', [cx.name(x), kernel], [out], {
-      strides: [1, 1], dilations: [1, 1], kernel_shape: [ph.J, pw.J], pads: [ph.begin, pw.begin, ph.end, pw.end],
-    });
-    phases.push(out);
-  }
-  const stacked = cx.fresh('phases');
-  cx.node('Concat', phases, [stacked], { axis: 1 });
-  const exact = y.shape[2] === S * Q[0] && y.shape[3] === S * Q[1];
-  const interleaved = exact ? cx.name(y) : cx.fresh('interleaved');
-  cx.node('DepthToSpace', [stacked], [interleaved], { blocksize: S, mode: 'DCR' });
-  if (!exact) cx.node('Slice', [interleaved, cx.ints([0, 0]), cx.ints([y.shape[2], y.shape[3]]), cx.ints([2, 3])], [cx.name(y)]);
-  return true;
-}
 
 /**
  * dW[m,c,i,j] = Σ_{n,y,x} gy[n,m,y,x]·xpad[n,c,y·s+i·d,x·s+j·d]: a Conv of xᵀ [C,N,H,W] with gyᵀ [M,N,Ho,Wo] as the

@@ -16,8 +16,6 @@ export interface LowerCtx {
   fresh(hint: string): string;
   node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, number | number[] | string | ConstData>): void;
   ints(values: readonly number[]): string;
-  /** Lower stride-s ConvTranspose as s² stride-1 convs (faster in ORT's CPU provider); off for exported models. */
-  phasedConvTranspose: boolean;
 }
 
 export interface OpDef {
