@@ -12,7 +12,8 @@ export class StateStore {
     const s = new StateStore();
     for (const e of manifest.state) {
       const n = e.shape.reduce((a, b) => a * b, 1);
-      const data = e.offset < 0 ? new Float32Array(n) : init.slice(e.offset, e.offset + n);
+      // Views, not copies: the initial values are read once, when the first step copies its feeds into ORT.
+      const data = e.offset < 0 ? new Float32Array(n) : init.subarray(e.offset, e.offset + n);
       s.tensors.set(e.name, new ort.Tensor('float32', data, e.shape));
     }
     return s;
