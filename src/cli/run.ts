@@ -30,6 +30,7 @@ export interface RunArgs {
   device: Device;
   resume: boolean;
   force: boolean;
+  maxMinutes?: number;
 }
 
 /** What run.json keeps so that `--resume` continues with the same model, data and seed. */
@@ -106,6 +107,7 @@ export async function runTraining(args: RunArgs): Promise<void> {
   const r = await train(compiled, data, {
     out, steps, seed, device: args.device, threads: args.threads, sampleEvery: args.sampleEvery, ckptEvery: args.ckptEvery,
     resume: args.resume, force: args.force, modelHash: hash,
+    maxSeconds: args.maxMinutes !== undefined ? args.maxMinutes * 60 : undefined,
   });
   log(`${r.interrupted ? 'stopped' : 'done'} at step ${r.step}/${steps}: samples in ${path.join(out, 'samples')}, losses in ${paths.lossCurve}, checkpoint ${paths.checkpoint}`);
   if (r.interrupted) process.exitCode = 130;
@@ -126,6 +128,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('sample-every', { type: 'number', default: 100, describe: 'write an 8×8 sample grid and the loss curve every N steps' })
     .option('ckpt-every', { type: 'number', default: 100, describe: 'write a checkpoint every N steps' })
     .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'execution provider' })
+    .option('max-minutes', { type: 'number', describe: 'stop after this much training time (checkpoint kept; --resume continues)' })
     .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its checkpoint' })
     .option('force', { type: 'boolean', default: false, describe: 'resume although the model changed / overwrite an existing run' })
     .check((a) => {
@@ -133,6 +136,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
         const v = a[k];
         if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) throw new Error(`--${k} must be a positive integer`);
       }
+      const m = a['max-minutes'] as number | undefined;
+      if (m !== undefined && !(m > 0)) throw new Error('--max-minutes must be a positive number');
       return true;
     }) as never,
   handler: (args) => runTraining(args),

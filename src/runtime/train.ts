@@ -33,6 +33,8 @@ export interface TrainOptions {
   modelHash: string;
   /** Stop (as if killed) after this many iterations in this process; for tests of resume. */
   stopAfter?: number;
+  /** Stop cleanly (checkpoint, samples) after this much training time in this process: a wall-clock budget. */
+  maxSeconds?: number;
   quiet?: boolean;
   /** Progress output stream (default stderr). */
   stream?: NodeJS.WriteStream;
@@ -195,7 +197,9 @@ export async function train(c: Compiled, data: Dataset, opts: TrainOptions): Pro
   const t0 = performance.now();
   let done = 0;
   try {
-    while (step < opts.steps && !interrupted && !(opts.stopAfter !== undefined && done >= opts.stopAfter)) {
+    const overBudget = () => (opts.stopAfter !== undefined && done >= opts.stopAfter) ||
+      (opts.maxSeconds !== undefined && (performance.now() - t0) / 1000 >= opts.maxSeconds);
+    while (step < opts.steps && !interrupted && !overBudget()) {
       const idx = order.next();
       const epoch = order.epoch;
       batchToFloat(data, idx, realBuf);
@@ -230,9 +234,13 @@ export async function train(c: Compiled, data: Dataset, opts: TrainOptions): Pro
       if (step % opts.ckptEvery === 0 || step === opts.steps) saveCheckpoint();
       if (step % opts.sampleEvery === 0 || step === opts.steps) await writePictures();
     }
-    if (interrupted || (opts.stopAfter !== undefined && step < opts.steps)) {
+    if (interrupted || step < opts.steps) {
       saveCheckpoint();
       if (interrupted) progress.log(`interrupted at step ${step}: checkpoint saved; resume with --resume`);
+      else if (opts.maxSeconds !== undefined) {
+        await writePictures();
+        progress.log(`time budget of ${opts.maxSeconds} s reached at step ${step}: checkpoint saved`);
+      }
     }
   } finally {
     progress.stop();
