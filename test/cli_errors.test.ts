@@ -80,7 +80,7 @@ describe('ganc compile: bad input gives one clear line', { concurrency: 2 }, () 
 
   // (c) a loss that reaches no parameter.
   test('dLoss reaches D only through stopGradient', () => expectError('loss_stop_gradient.ts', { line: 5 }, /loss/, /parameter/));
-  test('dLoss through stopGradient: the message says which loss', { todo: 'autodiff says "the loss", not dLoss (trace_gan.ts)' }, () =>
+  test('dLoss through stopGradient: the message says which loss', () =>
     expectError('loss_stop_gradient.ts', { line: [5, 12] }, /dLoss/, /discriminator/));
   test('gLoss is a constant', () => expectError('loss_constant.ts', { line: [5, 13] }, /gLoss/, /generator/, /parameter/));
 

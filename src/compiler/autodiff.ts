@@ -9,7 +9,7 @@ import type { Node, Value } from './ir.ts';
 import { add } from './ops/elementwise.ts';
 import { opDef } from './ops/registry.ts';
 
-export function gradients(b: Builder, loss: Value, wrt: readonly Value[], lossSite?: Site): Map<Value, Value> {
+export function gradients(b: Builder, loss: Value, wrt: readonly Value[], lossSite?: Site, what = 'the loss'): Map<Value, Value> {
   const forward = b.nodes.slice();
 
   // Values that depend on some wrt value (gradients can only be non-zero there).
@@ -18,7 +18,7 @@ export function gradients(b: Builder, loss: Value, wrt: readonly Value[], lossSi
     if (opDef(n.op).noGrad) continue;
     if (n.inputs.some((v) => depends.has(v))) for (const o of n.outputs) depends.add(o);
   }
-  if (!depends.has(loss)) throw new GancError('the loss does not depend on any trainable parameter of the network it trains', lossSite);
+  if (!depends.has(loss)) throw new GancError(`${what} does not depend on any trainable parameter of the network it trains`, lossSite);
 
   // Nodes the loss depends on.
   const reaches = new Set<Value>([loss]);

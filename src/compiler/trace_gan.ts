@@ -64,6 +64,10 @@ function lossContext(def: GanDef, tr: Trace, z: Value, metrics: Map<string, Valu
     G,
     metric(name: string, value: Tensor) {
       if (value.shape.length) throw new GancError(`metric '${name}' must be a scalar, got [${value.shape}]`);
+      // Metric names become graph output names: they must not clash with inputs, losses or state outputs.
+      if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name) || tr.inputs.has(name) || /^[dg]_loss$/.test(name) || ['real', 'z', 'labels', 'labelled_real', 'labelled_labels'].includes(name)) {
+        throw new GancError(`metric name '${name}' is taken or invalid (use letters, digits and _; not an input or loss name)`, def.site);
+      }
       metrics.set(name, value.value);
     },
   };
@@ -83,7 +87,7 @@ function traceStep(def: GanDef, net: 'd' | 'g', specs: Map<string, TensorSpec>, 
 
     const params = [...tr.inputs.values()].filter((i) => i.role === 'param' && specs.get(i.name)!.network === net);
     if (!params.length) throw new GancError(`${net}Loss does not use the ${NETS[net]}'s parameters`, def.site);
-    const grads = gradients(b, loss.value, params.map((p) => p.value), def.site);
+    const grads = gradients(b, loss.value, params.map((p) => p.value), def.site, `${net}Loss (the ${NETS[net]}'s loss)`);
 
     const step = tr.input(`adam/${net}/step`, [], 'optimizer_state');
     const slots = params.map((p) => ({

@@ -4,3 +4,4 @@ export * from './tensor.ts';
 export * from './layers.ts';
 export * from './losses.ts';
 export { normal, truncatedNormal, uniformInit, zeros, ones, constant, type Init } from './init.ts';
+export * from './tricks.ts';

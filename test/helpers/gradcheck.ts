@@ -15,6 +15,9 @@ import { toOnnx } from '../../src/compiler/onnx.ts';
 import { Tensor, mul, sum } from '../../src/dsl/tensor.ts';
 import { currentTrace } from '../../src/dsl/trace.ts';
 import { buildGraph, openGraph, type Feeds } from './run_graph.ts';
+import { rng } from '../reference/naive.ts';
+
+export { rng };
 
 /**
  * How an input's values are drawn: `uniform` in [-1, 1); `positive` in [0.5, 2) (Log, Sqrt, divisors);
@@ -62,17 +65,6 @@ export interface GradCheckResult {
   details: string[];
 }
 
-/** Seeded uniform [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function draw(n: number, dist: Dist, r: () => number): Float32Array {
   const out = new Float32Array(n);
