@@ -31,6 +31,7 @@ export interface RunArgs {
   resume: boolean;
   force: boolean;
   maxMinutes?: number;
+  stepsPerRun: number;
 }
 
 /** What run.json keeps so that `--resume` continues with the same model, data and seed. */
@@ -106,7 +107,7 @@ export async function runTraining(args: RunArgs): Promise<void> {
 
   const r = await train(compiled, data, {
     out, steps, seed, device: args.device, threads: args.threads, sampleEvery: args.sampleEvery, ckptEvery: args.ckptEvery,
-    resume: args.resume, force: args.force, modelHash: hash,
+    resume: args.resume, force: args.force, modelHash: hash, stepsPerRun: args.stepsPerRun,
     maxSeconds: args.maxMinutes !== undefined ? args.maxMinutes * 60 : undefined,
   });
   log(`${r.interrupted ? 'stopped' : 'done'} at step ${r.step}/${steps}: samples in ${path.join(out, 'samples')}, losses in ${paths.lossCurve}, checkpoint ${paths.checkpoint}`);
@@ -128,11 +129,12 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('sample-every', { type: 'number', default: 100, describe: 'write an 8×8 sample grid and the loss curve every N steps' })
     .option('ckpt-every', { type: 'number', default: 100, describe: 'write a checkpoint every N steps' })
     .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'execution provider' })
+    .option('steps-per-run', { type: 'number', default: 1, describe: 'iterations per onnxruntime call (one fused graph; state crosses to the device once per call)' })
     .option('max-minutes', { type: 'number', describe: 'stop after this much training time (checkpoint kept; --resume continues)' })
     .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its checkpoint' })
     .option('force', { type: 'boolean', default: false, describe: 'resume although the model changed / overwrite an existing run' })
     .check((a) => {
-      for (const k of ['steps', 'epochs', 'batch', 'threads', 'sample-every', 'ckpt-every'] as const) {
+      for (const k of ['steps', 'epochs', 'batch', 'threads', 'sample-every', 'ckpt-every', 'steps-per-run'] as const) {
         const v = a[k];
         if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) throw new Error(`--${k} must be a positive integer`);
       }

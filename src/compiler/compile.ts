@@ -7,6 +7,7 @@ import type { GanDef } from '../dsl/gan.ts';
 import { describeInit, initialValues } from '../dsl/init.ts';
 import type { TensorSpec } from '../dsl/trace.ts';
 import { type Graph, type Role, numel } from './ir.ts';
+import { fuseSteps } from './fuse_steps.ts';
 import { toOnnx } from './onnx.ts';
 import { opDef } from './ops/registry.ts';
 import { optimizeGraph } from './passes/index.ts';
@@ -14,7 +15,10 @@ import { graphToText } from './text.ts';
 import { traceClassify } from './trace_classify.ts';
 import { traceGan, type TraceOptions } from './trace_gan.ts';
 
-export interface CompileOptions extends TraceOptions {}
+export interface CompileOptions extends TraceOptions {
+  /** Also build `train_k`, which runs this many iterations per run() (fuse_steps.ts). Off unless set. */
+  stepsPerRun?: number;
+}
 
 export interface TensorEntry {
   name: string;
@@ -75,6 +79,9 @@ const entry = (io: Graph['inputs'][number]): TensorEntry => ({
   name: io.name, shape: [...io.value.shape], dtype: io.value.dtype, role: io.role, ...(io.updates ? { updates: io.updates } : {}),
 });
 
+const graphEntry = (g: Graph): GraphEntry =>
+  ({ file: `${g.name}.onnx`, inputs: g.inputs.map(entry), outputs: g.outputs.map(entry), nodes: g.nodes.length, flops: graphFlops(g) });
+
 export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
   const traced = traceGan(def, opts);
   // Models with `classes` also get `classify` (D's class logits, inference mode) for `ganc eval`'s accuracy.
@@ -82,9 +89,7 @@ export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
   const graphs = [...traced.graphs, ...extra].map(optimizeGraph);
   const byName = Object.fromEntries(graphs.map((g) => [g.name, g]));
   const manifestGraphs: Record<string, GraphEntry> = {};
-  for (const g of graphs) {
-    manifestGraphs[g.name] = { file: `${g.name}.onnx`, inputs: g.inputs.map(entry), outputs: g.outputs.map(entry), nodes: g.nodes.length, flops: graphFlops(g) };
-  }
+  for (const g of graphs) manifestGraphs[g.name] = graphEntry(g);
 
   // Every state tensor any graph reads: parameters and BN statistics from the specs, then optimizer state.
   const state: StateEntry[] = [];
@@ -121,7 +126,19 @@ export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
     state,
     flopsPerIteration: graphFlops(byName.d_step) + def.gUpdatesPerD * graphFlops(byName.g_step),
   };
-  return { def, graphs, specs: traced.specs, manifest, init };
+  const c: Compiled = { def, graphs, specs: traced.specs, manifest, init };
+  return opts.stepsPerRun === undefined ? c : withFusedSteps(c, opts.stepsPerRun);
+}
+
+/**
+ * `c` plus `train_k` (K = `stepsPerRun` iterations per run()), built from its d_step and g_step. It is not run
+ * through the clean-up passes: the step graphs already were, and those passes do not read a Loop's body.
+ */
+export function withFusedSteps(c: Compiled, stepsPerRun: number): Compiled {
+  const step = (name: string) => c.graphs.find((g) => g.name === name)!;
+  const fused = fuseSteps(step('d_step'), step('g_step'), c.def.gUpdatesPerD, stepsPerRun);
+  const graphs = [...c.graphs.filter((g) => g.name !== fused.name), fused];
+  return { ...c, graphs, manifest: { ...c.manifest, graphs: { ...c.manifest.graphs, [fused.name]: graphEntry(fused) } } };
 }
 
 /** Write the compiled model: one .onnx per graph, manifest.json, init.bin, and optionally the text form. */

@@ -23,7 +23,8 @@ export class Value {
   }
 }
 
-export type AttrValue = number | string | number[] | ConstData;
+/** Attribute values; a Graph is a subgraph (the body of a Loop). */
+export type AttrValue = number | string | number[] | ConstData | Graph;
 
 /** Literal tensor data carried by Constant nodes (and produced by constant folding). */
 export interface ConstData {

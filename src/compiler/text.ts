@@ -13,6 +13,7 @@ function constText(c: ConstData): string {
 }
 
 function attrText(v: AttrValue): string {
+  if (typeof v === 'object' && 'nodes' in v) return `graph ${v.name} (${v.inputs.length} in, ${v.outputs.length} out, ${v.nodes.length} nodes)`;
   if (typeof v === 'object' && !Array.isArray(v)) return constText(v);
   return Array.isArray(v) ? `[${v.join(',')}]` : String(v);
 }

@@ -1,6 +1,7 @@
 /** The compiled model's sessions, and one call per graph that feeds state and data and returns the outputs. */
 import ort from 'onnxruntime-node';
 import type { Compiled, GraphEntry } from '../compiler/compile.ts';
+import { FUSED_GRAPH } from '../compiler/fuse_steps.ts';
 import { toOnnx } from '../compiler/onnx.ts';
 import { createSession, type SessionOptions } from './ort.ts';
 import type { StateStore } from './state.ts';
@@ -37,6 +38,8 @@ export interface Sessions {
   d: GraphRunner;
   g: GraphRunner;
   generate: GraphRunner;
+  /** train_k (several iterations per run()), when the model was compiled with it. */
+  fused?: GraphRunner;
 }
 
 export async function openSessions(c: Compiled, opts: SessionOptions): Promise<Sessions> {
@@ -46,5 +49,6 @@ export async function openSessions(c: Compiled, opts: SessionOptions): Promise<S
     const bytes = toOnnx(graph, name === 'generate' ? { dynamicBatch: c.def.batch } : {});
     return new GraphRunner(c.manifest.graphs[name], await createSession(bytes, opts));
   };
-  return { d: await open('d_step'), g: await open('g_step'), generate: await open('generate') };
+  const fused = c.manifest.graphs[FUSED_GRAPH] ? await open(FUSED_GRAPH) : undefined;
+  return { d: await open('d_step'), g: await open('g_step'), generate: await open('generate'), ...(fused ? { fused } : {}) };
 }

@@ -5,7 +5,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import type { Compiled } from '../compiler/compile.ts';
+import { type Compiled, withFusedSteps } from '../compiler/compile.ts';
+import { seqName } from '../compiler/fuse_steps.ts';
 import { GancError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import { readCheckpoint, writeCheckpoint, type CheckpointMeta } from './checkpoint.ts';
@@ -38,6 +39,12 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Progress output stream (default stderr). */
   stream?: NodeJS.WriteStream;
+  /**
+   * Iterations per run() (default 1): above 1, chunks of this many run as one call of the fused graph train_k
+   * (state crosses the JS boundary once per chunk). Checkpoints, samples and the step limit fall where they do with
+   * 1: a chunk never runs past one, the iterations before it run singly. Results match 1's within float reordering.
+   */
+  stepsPerRun?: number;
 }
 
 export interface TrainResult {
@@ -116,7 +123,10 @@ export function checkSameModel(meta: CheckpointMeta, modelHash: string, file: st
   }
 }
 
-export async function train(c: Compiled, data: Dataset, opts: TrainOptions): Promise<TrainResult> {
+export async function train(compiled: Compiled, data: Dataset, opts: TrainOptions): Promise<TrainResult> {
+  const K = opts.stepsPerRun ?? 1;
+  if (!(Number.isInteger(K) && K >= 1)) throw new GancError(`steps per run must be a positive integer, got ${K}`);
+  const c = K > 1 ? withFusedSteps(compiled, K) : compiled;
   const { manifest, def } = c;
   const B = def.batch;
   const img = [def.image.channels, def.image.size, def.image.size];
@@ -159,13 +169,76 @@ export async function train(c: Compiled, data: Dataset, opts: TrainOptions): Pro
 
   const sessions = await openSessions(c, { device: opts.device, threads: opts.threads });
   const sampleZ = sampleNoise(new Rng(`${opts.seed}/samples`), 64 * def.z.size, def.z.dist);
-  const realBuf = new Float32Array(B * img[0] * img[1] * img[2]);
+  const G = def.gUpdatesPerD;
+  const imgLen = B * img[0] * img[1] * img[2];
+  const zLen = B * def.z.size;
   const needsReal = (r: GraphRunner) => r.inputs('data').includes('real');
   const needsLabels = (r: GraphRunner) => r.inputs('label').includes('labels');
   const needsLabelled = (r: GraphRunner) => r.inputs('data').includes('labelled_real') || r.inputs('label').includes('labelled_labels');
   const labelled = [sessions.d, sessions.g].some(needsLabelled) ? new LabelledOrder(data.labels!, pool, B, opts.seed) : undefined;
   if (labelled && labelled.count < B) throw new GancError(`the data has ${labelled.count} labelled images, fewer than one batch of ${B}`, { file: data.source });
-  const labelledBuf = labelled ? new Float32Array(realBuf.length) : undefined;
+  // Buffers for K iterations; a single step uses the first.
+  const realBuf = new Float32Array(K * imgLen);
+  const labelledBuf = labelled ? new Float32Array(K * imgLen) : undefined;
+  const zBuf = new Float32Array(K * (1 + G) * zLen);
+
+  /** Iteration `it`'s data and noise into slot `i` of the buffers, in the single-step loop's order: the batch, the
+   * labelled batch, then the D step's noise and each G step's. */
+  const draw = (it: number, i: number) => {
+    const idx = order.next();
+    batchToFloat(data, idx, realBuf.subarray(i * imgLen, (i + 1) * imgLen));
+    const lidx = labelled?.at(it);
+    if (lidx) batchToFloat(data, lidx, labelledBuf!.subarray(i * imgLen, (i + 1) * imgLen));
+    for (let j = 0; j < 1 + G; j++) zBuf.set(sampleNoise(noiseRng, zLen, def.z.dist), (i * (1 + G) + j) * zLen);
+    return { idx, lidx, epoch: order.epoch };
+  };
+  const lossNames = (r: GraphRunner) => r.entry.outputs.filter((o) => o.role === 'loss' || o.role === 'metric').map((o) => o.name);
+
+  /** One iteration, one run() per graph: its log values. */
+  const singleStep = async (): Promise<{ values: Record<string, number>; epoch: number }[]> => {
+    const { idx, lidx, epoch } = draw(step, 0);
+    const feeds = (r: GraphRunner, j: number): Record<string, ort.Tensor> => {
+      const f: Record<string, ort.Tensor> = { z: new ort.Tensor('float32', zBuf.subarray(j * zLen, (j + 1) * zLen), [B, def.z.size]) };
+      if (needsReal(r)) f.real = new ort.Tensor('float32', realBuf.subarray(0, imgLen), [B, ...img]);
+      if (needsLabels(r)) f.labels = new ort.Tensor('float32', oneHot(data.labels!, idx, def.classes!), [B, def.classes!]);
+      if (lidx && needsLabelled(r)) {
+        f.labelled_real = new ort.Tensor('float32', labelledBuf!.subarray(0, imgLen), [B, ...img]);
+        f.labelled_labels = new ort.Tensor('float32', oneHot(data.labels!, lidx, def.classes!), [B, def.classes!]);
+      }
+      return f;
+    };
+    const values: Record<string, number> = {};
+    const collect = (out: Record<string, ort.Tensor>, r: GraphRunner) => {
+      for (const name of lossNames(r)) values[name] = (out[name].data as Float32Array)[0];
+    };
+    collect(await sessions.d.run(store, feeds(sessions.d, 0)), sessions.d);
+    for (let k = 0; k < G; k++) collect(await sessions.g.run(store, feeds(sessions.g, 1 + k)), sessions.g);
+    return [{ values, epoch }];
+  };
+
+  /** K iterations in one run() of train_k: the same draws, stacked. */
+  const fusedSteps = async (): Promise<{ values: Record<string, number>; epoch: number }[]> => {
+    const r = sessions.fused!;
+    const C = def.classes ?? 0;
+    const labels = r.inputs('label').includes(seqName('labels')) ? new Float32Array(K * B * C) : undefined;
+    const labelledLabels = r.inputs('label').includes(seqName('labelled_labels')) ? new Float32Array(K * B * C) : undefined;
+    const epochs: number[] = [];
+    for (let i = 0; i < K; i++) {
+      const { idx, lidx, epoch } = draw(step + i, i);
+      labels?.set(oneHot(data.labels!, idx, C), i * B * C);
+      if (lidx) labelledLabels?.set(oneHot(data.labels!, lidx, C), i * B * C);
+      epochs.push(epoch);
+    }
+    const seqs: Record<string, [Float32Array | undefined, number[]]> = {
+      real: [realBuf, [B, ...img]], z: [zBuf, [1 + G, B, def.z.size]], labels: [labels, [B, C]],
+      labelled_real: [labelledBuf, [B, ...img]], labelled_labels: [labelledLabels, [B, C]],
+    };
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, [buf, dims]] of Object.entries(seqs)) if (buf) feeds[seqName(name)] = new ort.Tensor('float32', buf, [K, ...dims]);
+    const out = await r.run(store, feeds);
+    const names = lossNames(r);
+    return epochs.map((epoch, i) => ({ epoch, values: Object.fromEntries(names.map((n) => [n, (out[n].data as Float32Array)[i]])) }));
+  };
 
   const saveCheckpoint = () => {
     const bad = store.firstNonFinite();
@@ -199,38 +272,27 @@ export async function train(c: Compiled, data: Dataset, opts: TrainOptions): Pro
   try {
     const overBudget = () => (opts.stopAfter !== undefined && done >= opts.stopAfter) ||
       (opts.maxSeconds !== undefined && (performance.now() - t0) / 1000 >= opts.maxSeconds);
+    const until = (every: number) => every - (step % every);
     while (step < opts.steps && !interrupted && !overBudget()) {
-      const idx = order.next();
-      const epoch = order.epoch;
-      batchToFloat(data, idx, realBuf);
-      const lidx = labelled?.at(step);
-      if (lidx) batchToFloat(data, lidx, labelledBuf!);
-      const feeds = (r: GraphRunner): Record<string, ort.Tensor> => {
-        const f: Record<string, ort.Tensor> = { z: new ort.Tensor('float32', sampleNoise(noiseRng, B * def.z.size, def.z.dist), [B, def.z.size]) };
-        if (needsReal(r)) f.real = new ort.Tensor('float32', realBuf, [B, ...img]);
-        if (needsLabels(r)) f.labels = new ort.Tensor('float32', oneHot(data.labels!, idx, def.classes!), [B, def.classes!]);
-        if (lidx && needsLabelled(r)) {
-          f.labelled_real = new ort.Tensor('float32', labelledBuf!, [B, ...img]);
-          f.labelled_labels = new ort.Tensor('float32', oneHot(data.labels!, lidx, def.classes!), [B, def.classes!]);
+      // A fused chunk only where K iterations fit before the next checkpoint, sample grid, step limit or stop.
+      const room = Math.min(until(opts.ckptEvery), until(opts.sampleEvery), opts.steps - step, opts.stopAfter !== undefined ? opts.stopAfter - done : Infinity);
+      const t1 = performance.now();
+      const chunk = sessions.fused && room >= K ? await fusedSteps() : await singleStep();
+      const t2 = performance.now();
+      for (const [i, { values, epoch }] of chunk.entries()) {
+        step++;
+        done++;
+        const bad = Object.entries(values).find(([, v]) => !Number.isFinite(v));
+        if (bad) {
+          throw new GancError(`${bad[0]} became ${bad[1]} at step ${step}: training diverged; the last good checkpoint is kept (try a lower learning rate)`, { file: paths.checkpoint });
         }
-        return f;
-      };
-      const values: Record<string, number> = {};
-      const collect = (out: Record<string, ort.Tensor>, r: GraphRunner) => {
-        for (const o of r.entry.outputs) if (o.role === 'loss' || o.role === 'metric') values[o.name] = (out[o.name].data as Float32Array)[0];
-      };
-      collect(await sessions.d.run(store, feeds(sessions.d)), sessions.d);
-      for (let k = 0; k < def.gUpdatesPerD; k++) collect(await sessions.g.run(store, feeds(sessions.g)), sessions.g);
-      step++;
-      done++;
-      const bad = Object.entries(values).find(([, v]) => !Number.isFinite(v));
-      if (bad) {
-        throw new GancError(`${bad[0]} became ${bad[1]} at step ${step}: training diverged; the last good checkpoint is kept (try a lower learning rate)`, { file: paths.checkpoint });
+        // The rows of a chunk share one run(): their times are spread evenly over it.
+        const time = (t1 + ((t2 - t1) * (i + 1)) / chunk.length - t0) / 1000;
+        const row = { step, epoch, time: +time.toFixed(3), ...values } as MetricsRow;
+        rows.push(row);
+        appendMetrics(paths.metrics, [row]);
+        progress.update(step, values);
       }
-      const row = { step, epoch, time: +((performance.now() - t0) / 1000).toFixed(3), ...values } as MetricsRow;
-      rows.push(row);
-      appendMetrics(paths.metrics, [row]);
-      progress.update(step, values);
       if (step % opts.ckptEvery === 0 || step === opts.steps) saveCheckpoint();
       if (step % opts.sampleEvery === 0 || step === opts.steps) await writePictures();
     }

@@ -5,10 +5,14 @@ import './reduce.ts';
 import './shape.ts';
 import './matmul.ts';
 import './conv.ts';
+import './gather.ts';
+import './loop.ts';
 
 export * from './elementwise.ts';
 export * from './reduce.ts';
 export * from './shape.ts';
 export * from './matmul.ts';
 export * from './conv.ts';
+export * from './gather.ts';
+export * from './loop.ts';
 export { allOps, opDef } from './registry.ts';

@@ -2,7 +2,8 @@
  * One table of ops. Each op file registers its shape rule, ONNX lowering, gradient rule and (optionally) constant
  * folding and FLOP count together, so adding an op touches one file.
  */
-import type { Attrs, ConstData, DType, Node, Shape, Value } from '../ir.ts';
+import type onnxProto from 'onnx-proto';
+import type { Attrs, ConstData, DType, Graph, Node, Shape, Value } from '../ir.ts';
 import type { Builder } from '../builder.ts';
 
 export interface OutType {
@@ -10,12 +11,23 @@ export interface OutType {
   dtype: DType;
 }
 
-/** What lowering needs: names of values, and a way to add ONNX nodes and int64 constants. */
+/** A lowered subgraph, for a GRAPH attribute (Loop's body). */
+export interface SubgraphAttr {
+  kind: 'graph';
+  proto: onnxProto.onnx.IGraphProto;
+}
+
+export type LowerAttr = number | number[] | string | ConstData | SubgraphAttr;
+
+/** What lowering needs: names of values, and a way to add ONNX nodes, int64 constants and subgraphs. */
 export interface LowerCtx {
   name(v: Value): string;
   fresh(hint: string): string;
-  node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, number | number[] | string | ConstData>): void;
+  node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, LowerAttr>): void;
   ints(values: readonly number[]): string;
+  /** Emit `g` as a GraphProto nested in the current graph: values it uses but does not define resolve to the
+   * enclosing graphs' names. */
+  subgraph(g: Graph): SubgraphAttr;
 }
 
 export interface OpDef {

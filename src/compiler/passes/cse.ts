@@ -2,7 +2,15 @@
 import type { AttrValue, Graph, Node, Value } from '../ir.ts';
 import { substitute } from './substitute.ts';
 
+const graphIds = new WeakMap<Graph, number>();
+let nextGraphId = 1;
+
 function attrKey(v: AttrValue): string {
+  // Subgraphs compare by identity: two Loops are only the same if they run the very same body.
+  if (typeof v === 'object' && 'nodes' in v) {
+    if (!graphIds.has(v)) graphIds.set(v, nextGraphId++);
+    return `graph#${graphIds.get(v)}`;
+  }
   if (typeof v === 'object' && !Array.isArray(v)) return `${v.dtype}[${v.shape}]:${Array.from(v.data as ArrayLike<number>).join(',')}`;
   return JSON.stringify(v);
 }
