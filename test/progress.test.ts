@@ -65,6 +65,15 @@ test('non-TTY: rate and ETA count only steps since a resume', () => {
   assert.equal(out.text, 'dcgan  step 510/1000  2.0 it/s  ETA 4m05s  loss 2\n');
 });
 
+test('non-TTY: a time budget caps the ETA (ganc run --max-minutes)', () => {
+  const out = fakeStream(false);
+  let t = 0;
+  const p = createProgress({ total: 1_000_000, title: 'dcgan', stream: asStream(out), now: () => t, budgetSec: 300 });
+  t = 10_000;
+  p.update(5, { loss: 2 });
+  assert.equal(out.text, 'dcgan  step 5/1000000  2.0 s/it  ETA 4m50s  loss 2\n');
+});
+
 test('non-TTY: stop() prints a throttled-away final step; log() prints verbatim', () => {
   const out = fakeStream(false);
   let t = 0;

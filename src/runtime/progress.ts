@@ -14,6 +14,8 @@ export interface ProgressOptions {
   plainEverySec?: number;
   /** Clock in ms, for tests. */
   now?: () => number;
+  /** A time budget in seconds from now (ganc run --max-minutes): the ETA is never past it. */
+  budgetSec?: number;
 }
 
 export interface Progress {
@@ -95,11 +97,14 @@ export function createProgress(opts: ProgressOptions): Progress {
   const total = Math.max(0, opts.total);
   const startStep = opts.startStep ?? 0;
   const meter = new RateMeter();
-  meter.add(now(), startStep);
+  const t0 = now();
+  meter.add(t0, startStep);
 
   const status = (step: number) => {
     const rate = meter.rate();
-    return { rate: formatRate(rate), eta: formatDuration((total - step) / rate) };
+    let eta = (total - step) / rate;
+    if (opts.budgetSec !== undefined) eta = Math.min(eta, Math.max(0, opts.budgetSec - (now() - t0) / 1000));
+    return { rate: formatRate(rate), eta: formatDuration(eta) };
   };
 
   return stream.isTTY ? ttyProgress() : plainProgress();

@@ -266,7 +266,7 @@ export async function train(compiled: Compiled, data: Dataset, opts: TrainOption
     interrupted = true;
   };
   process.on('SIGINT', onSigint);
-  const progress = createProgress({ total: opts.steps, startStep: step, title: def.name, stream: opts.stream });
+  const progress = createProgress({ total: opts.steps, startStep: step, title: def.name, stream: opts.stream, budgetSec: opts.maxSeconds });
   const t0 = performance.now();
   let done = 0;
   try {
