@@ -249,7 +249,7 @@ async function trainFew(def: GanDef, data: Dataset, steps = 3) {
   try {
     const c = compileGan(def);
     const r = await train(c, data, {
-      out, steps, seed: 1, device: 'cpu', threads: 1, sampleEvery: 1000, ckptEvery: 1000, resume: false, modelHash: 'test', quiet: true,
+      out, steps, seed: 1, device: 'cpu', threads: 1, sampleEvery: 1000, ckptEvery: 1000, resume: false, modelHash: 'test',
     });
     assert.equal(r.step, steps);
     for (const row of r.rows) for (const [k, v] of Object.entries(row)) assert.ok(Number.isFinite(v), `${def.name} step ${row.step}: ${k} = ${v}`);

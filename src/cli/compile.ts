@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { createHash } from 'node:crypto';
 import { compileGan, type Compiled, writeCompiled } from '../compiler/compile.ts';
 import { graphToText } from '../compiler/text.ts';
+import { type GanDef, variant } from '../dsl/gan.ts';
 import { inModel, loadModel } from './load_model.ts';
 
 /** A hash of everything that shapes the training graphs, so a checkpoint can tell it came from the same model. */
@@ -13,10 +14,23 @@ export function modelHash(c: Compiled): string {
   return h.digest('hex').slice(0, 16);
 }
 
-export async function compileModelFile(file: string, opts: { emitGrads?: boolean } = {}): Promise<Compiled & { hash: string }> {
-  const def = await loadModel(file);
-  const c = inModel(file, () => compileGan(def, opts));
+export interface CompileOverrides {
+  emitGrads?: boolean;
+  /** A run's batch size and seed, where they differ from the model file's (ganc run --batch/--seed, run.json). */
+  batch?: number;
+  seed?: number;
+}
+
+/** Compile a loaded model file with a run's overrides, and hash the result (ganc run, export, eval). */
+export function compileWith(file: string, def: GanDef, { emitGrads, batch, seed }: CompileOverrides = {}): Compiled & { hash: string } {
+  if (batch !== undefined && batch !== def.batch) def = variant(def, { batch });
+  if (seed !== undefined && seed !== def.seed) def = variant(def, { seed });
+  const c = inModel(file, () => compileGan(def, { emitGrads }));
   return { ...c, hash: modelHash(c) };
+}
+
+export async function compileModelFile(file: string, opts: CompileOverrides = {}): Promise<Compiled & { hash: string }> {
+  return compileWith(file, await loadModel(file), opts);
 }
 
 function fmtCount(n: number): string {

@@ -3,8 +3,7 @@ import type { CommandModule } from 'yargs';
 import { existsSync, statSync, writeFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { variant } from '../dsl/gan.ts';
-import { compileGan, type Compiled } from '../compiler/compile.ts';
+import type { Compiled } from '../compiler/compile.ts';
 import { GancError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import { readCheckpoint, type CheckpointMeta } from '../runtime/checkpoint.ts';
@@ -12,29 +11,20 @@ import { exportGenerator } from '../runtime/export.ts';
 import { createSession } from '../runtime/ort.ts';
 import { readMetadata } from '../runtime/onnx_meta.ts';
 import { writeSampleGrid } from '../runtime/pictures.ts';
-import { readJson, runPaths } from '../runtime/run_folder.ts';
-import { sampleNoise } from '../runtime/train.ts';
-import { modelHash } from './compile.ts';
-import { inModel, loadModel } from './load_model.ts';
+import { type RunConfig, readJson, runPaths } from '../runtime/run_folder.ts';
+import { checkSameModel, sampleNoise } from '../runtime/train.ts';
+import { compileModelFile } from './compile.ts';
 
-interface SavedRun { model: string; batch?: number; seed: number }
-
-/** A run folder's model (recompiled from its model file) and its latest checkpoint. */
+/** A run folder's model (recompiled from its model file with the run's batch and seed) and its latest checkpoint. */
 export async function openRun(dir: string, force = false): Promise<{ compiled: Compiled; meta: CheckpointMeta; state: Map<string, Float32Array>; hash: string }> {
   const paths = runPaths(dir);
-  const saved = readJson<SavedRun>(paths.config);
+  const saved = readJson<RunConfig>(paths.config);
   if (!saved) throw new GancError('not a ganc run folder (no run.json)', { file: dir });
-  let def = await loadModel(saved.model);
-  if (saved.batch && saved.batch !== def.batch) def = variant(def, { batch: saved.batch });
-  if (saved.seed !== def.seed) def = variant(def, { seed: saved.seed });
-  const compiled = inModel(saved.model, () => compileGan(def));
-  const hash = modelHash(compiled);
+  const compiled = await compileModelFile(saved.model, { batch: saved.batch, seed: saved.seed });
   const { meta, tensors } = readCheckpoint(paths.checkpoint);
-  if (meta.modelHash !== hash && !force) {
-    throw new GancError(`the checkpoint was made by a different version of ${saved.model} (hash ${meta.modelHash}, now ${hash}); use --force`, { file: paths.checkpoint });
-  }
+  if (!force) checkSameModel(meta, compiled.hash, paths.checkpoint);
   const state = new Map([...tensors].map(([k, t]) => [k, t.data as Float32Array]));
-  return { compiled, meta, state, hash };
+  return { compiled, meta, state, hash: compiled.hash };
 }
 
 export async function exportRun(dir: string, out: string | undefined, force = false): Promise<string> {

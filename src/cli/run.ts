@@ -3,18 +3,16 @@ import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { GancError } from '../errors.ts';
-import { variant } from '../dsl/gan.ts';
-import { compileGan } from '../compiler/compile.ts';
 import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
 import { ensureBuiltinLogos, ensureLabelledLogosApps } from '../runtime/data/logos.ts';
 import { readCheckpoint } from '../runtime/checkpoint.ts';
 import { HELD_OUT_FRACTION, HELD_OUT_SEED, heldOutSplit } from '../runtime/data/split.ts';
 import type { Device } from '../runtime/ort.ts';
-import { readJson, runPaths, writeJson } from '../runtime/run_folder.ts';
+import { type RunConfig, readJson, runPaths, writeJson } from '../runtime/run_folder.ts';
 import { checkSameModel, train } from '../runtime/train.ts';
 import { createProgress, type Progress } from '../runtime/progress.ts';
-import { modelHash } from './compile.ts';
-import { inModel, loadModel } from './load_model.ts';
+import { compileWith } from './compile.ts';
+import { loadModel } from './load_model.ts';
 
 export interface RunArgs {
   model: string;
@@ -32,17 +30,6 @@ export interface RunArgs {
   force: boolean;
   maxMinutes?: number;
   stepsPerRun: number;
-}
-
-/** What run.json keeps so that `--resume` continues with the same model, data and seed. */
-interface SavedRun {
-  model: string;
-  data?: string;
-  batch?: number;
-  seed: number;
-  steps: number;
-  /** The labelled images training leaves out (for `ganc eval`'s accuracy). */
-  heldOut?: { fraction: number; seed: number; images: number };
 }
 
 function log(msg: string) {
@@ -63,21 +50,17 @@ function progressFor(title: string): { onProgress: (done: number, total: number)
 }
 
 export async function runTraining(args: RunArgs): Promise<void> {
-  let def = await loadModel(args.model);
-  const out = args.out ?? path.join('runs', def.name);
+  const loaded = await loadModel(args.model);
+  const out = args.out ?? path.join('runs', loaded.name);
   const paths = runPaths(out);
-  const saved = args.resume ? readJson<SavedRun>(paths.config) : undefined;
+  const saved = args.resume ? readJson<RunConfig>(paths.config) : undefined;
   if (args.resume && !existsSync(paths.checkpoint)) throw new GancError('--resume: no checkpoint in this run folder', { file: paths.dir });
   if (!args.resume && existsSync(paths.checkpoint) && !args.force) {
     throw new GancError('this run folder already has a checkpoint: add --resume to continue it, or --force to start over (or choose another --out)', { file: paths.dir });
   }
-  const batch = args.batch ?? saved?.batch;
   const seed = args.seed ?? saved?.seed ?? 0;
-  if (batch !== undefined && batch !== def.batch) def = variant(def, { batch });
-  if (seed !== def.seed) def = variant(def, { seed });
-
-  const compiled = inModel(args.model, () => compileGan(def));
-  const hash = modelHash(compiled);
+  const compiled = compileWith(args.model, loaded, { batch: args.batch ?? saved?.batch, seed });
+  const { def, hash } = compiled;
   // Before anything is written: a refused resume must leave run.json (which names the model) as it was.
   if (args.resume && !args.force) checkSameModel(readCheckpoint(paths.checkpoint).meta, hash, paths.checkpoint);
 
@@ -103,7 +86,7 @@ export async function runTraining(args: RunArgs): Promise<void> {
   writeJson(paths.config, {
     model: args.model, data: dataArg, batch: def.batch, seed, steps,
     ...(split ? { heldOut: { fraction: HELD_OUT_FRACTION, seed: HELD_OUT_SEED, images: split.heldOut.length } } : {}),
-  } satisfies SavedRun);
+  } satisfies RunConfig);
 
   const r = await train(compiled, data, {
     out, steps, seed, device: args.device, threads: args.threads, sampleEvery: args.sampleEvery, ckptEvery: args.ckptEvery,

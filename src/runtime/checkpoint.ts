@@ -15,7 +15,8 @@ export interface CheckpointMeta {
   modelHash: string;
   /** Iterations completed. */
   step: number;
-  rng: { noise: number[]; data: number[] };
+  /** The noise generator's state; the data order is (seed, epoch, pos), so it needs none. */
+  rng: { noise: number[] };
   /** Position in the data order: epoch and index into that epoch's permutation. */
   data: { epoch: number; pos: number };
   time: string;

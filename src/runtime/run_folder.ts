@@ -22,6 +22,17 @@ export function runPaths(dir: string): RunPaths {
   };
 }
 
+/** run.json: what `--resume`, `ganc export` and `ganc eval` need to rebuild the run's model and find its data. */
+export interface RunConfig {
+  model: string;
+  data?: string;
+  batch?: number;
+  seed: number;
+  steps: number;
+  /** The labelled images training leaves out (for `ganc eval`'s accuracy). */
+  heldOut?: { fraction: number; seed: number; images: number };
+}
+
 export type MetricsRow = { step: number; epoch: number; time: number } & Record<string, number>;
 
 export function readMetrics(file: string): MetricsRow[] {

@@ -36,7 +36,6 @@ export interface TrainOptions {
   stopAfter?: number;
   /** Stop cleanly (checkpoint, samples) after this much training time in this process: a wall-clock budget. */
   maxSeconds?: number;
-  quiet?: boolean;
   /** Progress output stream (default stderr). */
   stream?: NodeJS.WriteStream;
   /**
@@ -245,7 +244,7 @@ export async function train(compiled: Compiled, data: Dataset, opts: TrainOption
     if (bad) throw new GancError(`${bad} is not finite at step ${step}; the last good checkpoint is kept`, { file: paths.checkpoint });
     const meta: CheckpointMeta = {
       version: 1, model: def.name, modelHash: opts.modelHash, step,
-      rng: { noise: noiseRng.getState(), data: [] }, data: { epoch: order.epoch, pos: order.pos }, time: new Date().toISOString(),
+      rng: { noise: noiseRng.getState() }, data: { epoch: order.epoch, pos: order.pos }, time: new Date().toISOString(),
     };
     writeCheckpoint(paths.checkpoint, meta, store);
   };
