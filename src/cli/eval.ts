@@ -4,17 +4,18 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { GancError } from '../errors.ts';
 import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
-import { ensureBuiltinLogos, ensureLabelledLogosApps } from '../runtime/data/logos.ts';
+import { ensureBuiltinData } from '../runtime/data/logos.ts';
 import {
   DEFAULT_EVAL_N, DEFAULT_MSSSIM_PAIRS, DEFAULT_SWD_PATCHES, HELD_OUT_FRACTION, HELD_OUT_SEED, type EvalReport,
   classificationAccuracy, classifyImages, datasetImages, evaluateSets, formatEval, generateImages, heldOutSplit, seededSubset,
 } from '../runtime/evaluate.ts';
 import { exportGenerator } from '../runtime/export.ts';
 import { createSession } from '../runtime/ort.ts';
-import { readMetadata } from '../runtime/onnx_meta.ts';
+import { generatorInfo } from '../runtime/onnx_meta.ts';
 import { compareRuns, formatCompare } from '../runtime/report.ts';
-import { readJson, runPaths, writeJson } from '../runtime/run_folder.ts';
+import { type RunConfig, readJson, runPaths, writeJson } from '../runtime/run_folder.ts';
 import { openRun } from './export.ts';
+import { positiveInts } from './options.ts';
 
 export interface EvalArgs {
   source: string;
@@ -54,16 +55,14 @@ export async function evaluateSource(args: EvalArgs): Promise<{ report: EvalRepo
     model = def.name;
     step = meta.step;
     classes = def.classes;
-    dataDir ??= readJson<{ data?: string }>(runPaths(source).config)?.data;
+    dataDir ??= readJson<RunConfig>(runPaths(source).config)?.data;
     jsonFile ??= path.join(source, 'eval.json');
   } else {
-    const meta = readMetadata(source);
-    const zSize = Number(meta['ganc.z_size']);
-    if (!zSize) throw new GancError('not a ganc generator (no ganc.z_size metadata); pass a run folder or an exported generator.onnx', { file: source });
+    const { model: name, step: at, ...gen } = generatorInfo(source);
     session = await createSession(source, sessionOpts);
-    info = { zSize, zDist: meta['ganc.z_dist'] ?? 'uniform', channels: Number(meta['ganc.image_channels'] ?? 3), size: Number(meta['ganc.image_size']) };
-    model = meta['ganc.model'] ?? path.basename(source, '.onnx');
-    step = meta['ganc.step'] !== undefined ? Number(meta['ganc.step']) : null;
+    info = gen;
+    model = name ?? path.basename(source, '.onnx');
+    step = at;
     jsonFile ??= source.replace(/\.onnx$/i, '') + '.eval.json';
   }
   if (dataDir && !existsSync(dataDir)) {
@@ -71,7 +70,7 @@ export async function evaluateSource(args: EvalArgs): Promise<{ report: EvalRepo
   }
   if (!dataDir) {
     log(args.quiet, `no --data: comparing with the built-in ${classes ? 'logo / app-icon' : 'logo'} set at ${info.size}px`);
-    dataDir = classes ? await ensureLabelledLogosApps(info.size) : await ensureBuiltinLogos(info.size);
+    dataDir = await ensureBuiltinData(info.size, !!classes);
   }
   const data = await loadImageFolder(dataDir, { size: info.size, labels: !!classes, minCount: 2 });
   const skipped = skippedSummary(data);
@@ -101,7 +100,7 @@ export async function evaluateSource(args: EvalArgs): Promise<{ report: EvalRepo
       const acc = classificationAccuracy(logits, labels, classes);
       tCls = (performance.now() - t) / 1000;
       // Training records the split it left out in run.json (`heldOut`); older runs trained on every image.
-      const saved = readJson<{ heldOut?: { fraction?: number; seed?: number } }>(runPaths(source).config)?.heldOut;
+      const saved = readJson<RunConfig>(runPaths(source).config)?.heldOut;
       const excluded = saved?.fraction === HELD_OUT_FRACTION && saved?.seed === HELD_OUT_SEED;
       if (!excluded) log(args.quiet, `note: ${source}/run.json records no held-out split: the run trained on the held-out images too, so the accuracy is optimistic`);
       classification = {
@@ -130,14 +129,6 @@ export async function evaluateSource(args: EvalArgs): Promise<{ report: EvalRepo
   return { report, file: jsonFile };
 }
 
-const positiveInt = (a: Record<string, unknown>, keys: string[]) => {
-  for (const k of keys) {
-    const v = a[k];
-    if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) throw new Error(`--${k} must be a positive integer`);
-  }
-  return true;
-};
-
 export const evalCommand: CommandModule<object, EvalArgs> = {
   command: 'eval <source>',
   describe: 'measure a run (or generator.onnx): sliced Wasserstein distance, MS-SSIM diversity, held-out accuracy',
@@ -153,7 +144,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     .option('force', { type: 'boolean', default: false, describe: 'evaluate although the model file changed since training' })
     .check((a) => {
       if (!Number.isInteger(a.seed)) throw new Error('--seed must be an integer');
-      return positiveInt(a, ['n', 'swd-patches', 'pairs', 'threads']);
+      return positiveInts(a, ['n', 'swd-patches', 'pairs', 'threads']);
     }) as never,
   handler: async (a) => {
     const { report, file } = await evaluateSource(a);

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { GancError } from '../errors.ts';
 import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
-import { ensureBuiltinLogos, ensureLabelledLogosApps } from '../runtime/data/logos.ts';
+import { ensureBuiltinData } from '../runtime/data/logos.ts';
 import { readCheckpoint } from '../runtime/checkpoint.ts';
 import { HELD_OUT_FRACTION, HELD_OUT_SEED, heldOutSplit } from '../runtime/data/split.ts';
 import type { Device } from '../runtime/ort.ts';
@@ -13,6 +13,7 @@ import { checkSameModel, train } from '../runtime/train.ts';
 import { createProgress, type Progress } from '../runtime/progress.ts';
 import { compileWith } from './compile.ts';
 import { loadModel } from './load_model.ts';
+import { positiveInts } from './options.ts';
 
 export interface RunArgs {
   model: string;
@@ -69,7 +70,7 @@ export async function runTraining(args: RunArgs): Promise<void> {
   if (!dataDir) {
     log(`no --data: using the built-in ${def.classes ? 'logo / app-icon' : 'logo'} set (rendered once at ${def.image.size}px)`);
     const p = progressFor('rendering');
-    dataDir = def.classes ? await ensureLabelledLogosApps(def.image.size, p) : await ensureBuiltinLogos(def.image.size, p);
+    dataDir = await ensureBuiltinData(def.image.size, !!def.classes, p);
     p.stop();
   }
   const decoding = progressFor('decoding');
@@ -117,10 +118,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its checkpoint' })
     .option('force', { type: 'boolean', default: false, describe: 'resume although the model changed / overwrite an existing run' })
     .check((a) => {
-      for (const k of ['steps', 'epochs', 'batch', 'threads', 'sample-every', 'ckpt-every', 'steps-per-run'] as const) {
-        const v = a[k];
-        if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) throw new Error(`--${k} must be a positive integer`);
-      }
+      positiveInts(a, ['steps', 'epochs', 'batch', 'threads', 'sample-every', 'ckpt-every', 'steps-per-run']);
       const m = a['max-minutes'] as number | undefined;
       if (m !== undefined && !(m > 0)) throw new Error('--max-minutes must be a positive number');
       return true;

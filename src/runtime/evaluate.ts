@@ -16,6 +16,7 @@ import { msssimDiversity, type DiversityResult } from './metrics/msssim.ts';
 import { slicedWasserstein, type ImageSet, type SwdResult } from './metrics/swd.ts';
 import { createSession, type SessionOptions } from './ort.ts';
 import { sampleNoise } from './train.ts';
+import type { GeneratorInfo } from './onnx_meta.ts';
 
 // ---------------------------------------------------------------- defaults
 
@@ -56,12 +57,7 @@ export function toRgbSet(data: Float32Array, n: number, channels: number, h: num
   return { data: out, n, h, w };
 }
 
-export interface GeneratorInfo {
-  zSize: number;
-  zDist: string;
-  channels: number;
-  size: number;
-}
+export type { GeneratorInfo } from './onnx_meta.ts';
 
 /**
  * `n` images from a generator session (z [N, zdim] → image [N, C, H, W], any N: an exported generator), in batches

@@ -51,6 +51,11 @@ export async function ensureBuiltinApps(size: number, opts: Omit<BuildOptions, '
   return ensureBuilt(`apps-${size}`, [source], (dir) => buildApps(dir, { ...opts, size }));
 }
 
+/** The built-in training data at `size`: the logos, or logos and app icons as two classes for labelled models. */
+export function ensureBuiltinData(size: number, labelled: boolean, opts: Omit<BuildOptions, 'size' | 'limit'> = {}): Promise<string> {
+  return labelled ? ensureLabelledLogosApps(size, opts) : ensureBuiltinLogos(size, opts);
+}
+
 /** A folder with `logos/` and `apps/` (links to the built-in sets), for loadImageFolder(…, { labels: true }). */
 export async function ensureLabelledLogosApps(size: number, opts: Omit<BuildOptions, 'size' | 'limit'> = {}): Promise<string> {
   const parts = { apps: await ensureBuiltinApps(size, opts), logos: await ensureBuiltinLogos(size, opts) };
