@@ -93,18 +93,13 @@ export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
 
   // Every state tensor any graph reads: parameters and BN statistics from the specs, then optimizer state.
   const state: StateEntry[] = [];
-  const values: Float32Array[] = [];
   let offset = 0;
-  const add = (e: Omit<StateEntry, 'offset'>, data: Float32Array) => {
-    state.push({ ...e, offset });
-    values.push(data);
-    offset += data.length;
-  };
   for (const s of traced.specs) {
-    add({ name: s.name, shape: s.shape, role: s.role, network: s.network, init: describeInit(s.init) }, initialValues(s.init, numel(s.shape), def.seed, s.name));
+    state.push({ name: s.name, shape: s.shape, role: s.role, network: s.network, init: describeInit(s.init), offset });
+    offset += numel(s.shape);
   }
   const init = new Float32Array(offset);
-  values.forEach((v, i) => init.set(v, state[i].offset));
+  traced.specs.forEach((s, i) => init.set(initialValues(s.init, numel(s.shape), def.seed, s.name), state[i].offset));
   // Optimizer state starts at zero: listed, but not stored in init.bin (offset -1).
   const seen = new Set(state.map((s) => s.name));
   for (const g of graphs) for (const i of g.inputs) {
