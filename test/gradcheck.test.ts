@@ -147,6 +147,11 @@ for (const [what, xs, ws, s, p, d, opad] of convTCases) {
 
 // ---- DSL composites -----------------------------------------------------------------------------------------------
 add({ name: 'linear (x, w, b)', covers: ['MatMul', 'Add'], inputs: { x: [3, 5] }, fn: ({ x }) => net(() => linear(x, 4)) });
+// The weight gradient as an op of its own (second derivatives, e.g. a gradient penalty, go through it).
+const convWG = (x: Tensor, g: Tensor, strides: number[], pads: number[], kernel: number[]) =>
+  op('ConvWeightGrad', [x, g], { strides, pads, dilations: [1, 1], kernel });
+add({ name: 'ConvWeightGrad k3 s2 (floor drops a row)', covers: ['ConvWeightGrad'], inputs: { x: [2, 2, 8, 8], g: [2, 3, 3, 3] }, fn: ({ x, g }) => convWG(x, g, [2, 2], [0, 0, 0, 0], [3, 3]), directions: 2, elements: 3 });
+add({ name: 'ConvWeightGrad k5 s2 SAME', covers: ['ConvWeightGrad'], inputs: { x: [2, 2, 6, 6], g: [2, 3, 3, 3] }, fn: ({ x, g }) => convWG(x, g, [2, 2], [1, 1, 2, 2], [5, 5]), directions: 2, elements: 3 });
 add({ name: 'conv2d SAME stride 2 k5 (x, w, b)', covers: ['Conv', 'Add', 'Reshape'], inputs: { x: [2, 2, 8, 8] }, fn: ({ x }) => net(() => conv2d(x, 3)), directions: 2, elements: 3 });
 add({ name: 'conv2d SAME stride 1 k3 dilation 2', covers: ['Conv'], inputs: { x: [2, 2, 7, 7] }, fn: ({ x }) => net(() => conv2d(x, 2, { kernel: 3, stride: 1, dilation: 2 })), directions: 2, elements: 3 });
 add({ name: 'deconv2d SAME stride 2 k5 (x, w, b)', covers: ['ConvTranspose', 'Add', 'Reshape'], inputs: { x: [2, 3, 4, 4] }, fn: ({ x }) => net(() => deconv2d(x, 2)), directions: 2, elements: 3 });
@@ -219,7 +224,9 @@ test('the Conv cases exercise output padding and weight-gradient slicing', () =>
     ({ x, w, r }) => ({ loss: sum(mul(conv(x, w, [2, 2], [0, 0, 0, 0], [1, 1]), r)) }), { grads: ['x', 'w'] });
   const ct = g.nodes.filter((n) => n.op === 'ConvTranspose');
   assert.deepEqual(ct.map((n) => n.attrs.output_padding), [[1, 1]]);
-  assert.ok(g.nodes.some((n) => n.op === 'Slice' && (n.attrs.ends as number[]).join() === '3,3'), 'weight gradient sliced to the kernel');
+  assert.deepEqual(g.nodes.filter((n) => n.op === 'ConvWeightGrad').map((n) => n.attrs.kernel), [[3, 3]]);
+  const onnxOps = onnxProto.onnx.ModelProto.decode(toOnnx(g)).graph!.node!.map((n) => n.opType);
+  assert.ok(onnxOps.includes('Slice'), 'the weight gradient (4×4 out of the transposed Conv) is sliced to the 3×3 kernel');
 });
 
 test('ReduceMax splits the gradient evenly between tied maxima', async () => {

@@ -2,12 +2,12 @@
  * 2-D convolution and transposed convolution (NCHW, group 1, no bias: bias is a broadcast Add).
  * Pads are explicit [top, left, bottom, right]; "SAME" is resolved in the DSL.
  * Gradients: a Conv's input gradient is a ConvTranspose with the same weight and vice versa; both weight gradients
- * are one Conv over batch-transposed tensors (stride and dilation swap roles).
+ * are a ConvWeightGrad, lowered to one Conv over batch-transposed tensors (stride and dilation swap roles).
+ * passes/conv_forms.ts may replace any of the three by a faster standard-op form for its shape.
  */
 import type { Builder } from '../builder.ts';
 import { type Node, type Value, shapeStr } from '../ir.ts';
 import { defineOp, ShapeError } from './registry.ts';
-import { slice, transpose } from './shape.ts';
 
 export interface ConvAttrs {
   strides: number[];
@@ -25,6 +25,11 @@ export function convOutSize(size: number, k: number, s: number, d: number, p0: n
 
 export function convTransposeOutSize(size: number, k: number, s: number, d: number, p0: number, p1: number, op: number): number {
   return s * (size - 1) + op + d * (k - 1) + 1 - p0 - p1;
+}
+
+/** Output padding of the ConvTranspose that maps y back to x's size: input rows the floor in y's size left unused. */
+function adjointPadding(x: Value, y: Value, kernel: readonly number[], a: ConvAttrs): number[] {
+  return [0, 1].map((i) => x.shape[2 + i] - convTransposeOutSize(y.shape[2 + i], kernel[i], a.strides[i], a.dilations[i], a.pads[i], a.pads[i + 2], 0));
 }
 
 function check4d(x: Value, w: Value): void {
@@ -47,10 +52,7 @@ defineOp('Conv', {
   grad: (n, [g], b) => {
     const [x, w] = n.inputs;
     const a = attrsOf(n);
-    const y = n.outputs[0];
-    // Rows of the input that the floor in the output size left unused become output padding.
-    const outputPadding = [0, 1].map((i) => x.shape[2 + i] - convTransposeOutSize(y.shape[2 + i], w.shape[2 + i], a.strides[i], a.dilations[i], a.pads[i], a.pads[i + 2], 0));
-    const dx = b.emit1('ConvTranspose', [g!, w], { ...a, output_padding: outputPadding });
+    const dx = b.emit1('ConvTranspose', [g!, w], { ...a, output_padding: adjointPadding(x, n.outputs[0], w.shape.slice(2), a) });
     return [dx, convWeightGrad(b, x, g!, w.shape.slice(2), a)];
   },
   flops: (n) => {
@@ -91,15 +93,46 @@ defineOp('ConvTranspose', {
 });
 
 /**
- * dW[m,c,i,j] = Σ_{n,y,x} gy[n,m,y,x]·xpad[n,c,y·s+i·d,x·s+j·d]: a Conv of xᵀ [C,N,H,W] with gyᵀ [M,N,Ho,Wo] as the
- * kernel, stride d and dilation s; extra rows (when the forward floor dropped some) are sliced off.
+ * The weight gradient of Conv(x, w; a) = y given gy = ∂L/∂y: dW [M, C, kh, kw] from x [N, C, H, W] and gy [N, M, Ho, Wo]
+ * (for a ConvTranspose, x is its output's gradient and gy its input). One op, so that a pass can pick its form.
  */
+defineOp('ConvWeightGrad', {
+  label: 'conv2d weight gradient',
+  infer: ([x, gy], a) => {
+    const k = a.kernel as number[];
+    if (x.shape.length !== 4 || gy.shape.length !== 4 || x.shape[0] !== gy.shape[0]) throw new ShapeError(`x ${shapeStr(x.shape)} and gy ${shapeStr(gy.shape)} must be 4-D with one batch`);
+    return [{ shape: [gy.shape[1], x.shape[1], k[0], k[1]], dtype: x.dtype }];
+  },
+  lower: (n, cx) => {
+    // dW[m,c,i,j] = Σ_{n,y,x} gy[n,m,y,x]·xpad[n,c,y·s+i·d,x·s+j·d]: a Conv of xᵀ [C,N,H,W] with gyᵀ [M,N,Ho,Wo] as the
+    // kernel, stride d and dilation s; extra rows (when the forward floor dropped some) are sliced off.
+    const [x, gy] = n.inputs;
+    const a = attrsOf(n);
+    const k = n.attrs.kernel as number[];
+    const xt = cx.fresh('xt'), gt = cx.fresh('gyt'), r = cx.fresh('dwt');
+    cx.node('Transpose', [cx.name(x)], [xt], { perm: [1, 0, 2, 3] });
+    cx.node('Transpose', [cx.name(gy)], [gt], { perm: [1, 0, 2, 3] });
+    cx.node('Conv', [xt, gt], [r], { strides: a.dilations, dilations: a.strides, pads: a.pads, kernel_shape: gy.shape.slice(2) });
+    const size = [0, 1].map((i) => convOutSize(x.shape[2 + i], gy.shape[2 + i], a.dilations[i], a.strides[i], a.pads[i], a.pads[i + 2]));
+    let full = r;
+    if (size[0] !== k[0] || size[1] !== k[1]) {
+      full = cx.fresh('dwt_k');
+      cx.node('Slice', [r, cx.ints([0, 0]), cx.ints(k), cx.ints([2, 3])], [full]);
+    }
+    cx.node('Transpose', [full], [cx.name(n.outputs[0])], { perm: [1, 0, 2, 3] });
+  },
+  // dW is bilinear in (x, gy): against a cotangent H of dW's shape, ∂/∂gy = Conv(x, H) and ∂/∂x = ConvTranspose(gy, H).
+  grad: (n, [h], b) => {
+    const [x, gy] = n.inputs;
+    const a = attrsOf(n);
+    const k = n.attrs.kernel as number[];
+    return [b.emit1('ConvTranspose', [gy, h!], { ...a, output_padding: adjointPadding(x, gy, k, a) }), b.emit1('Conv', [x, h!], { ...a })];
+  },
+  flops: (n) => 2 * n.inputs[1].size * n.inputs[0].shape[1] * (n.attrs.kernel as number[])[0] * (n.attrs.kernel as number[])[1],
+});
+
 export function convWeightGrad(b: Builder, x: Value, gy: Value, kernel: number[], a: ConvAttrs): Value {
-  const xt = transpose(b, x, [1, 0, 2, 3]);
-  const gt = transpose(b, gy, [1, 0, 2, 3]);
-  let r = b.emit1('Conv', [xt, gt], { strides: a.dilations, dilations: a.strides, pads: a.pads });
-  if (r.shape[2] !== kernel[0] || r.shape[3] !== kernel[1]) r = slice(b, r, [0, 0], kernel, [2, 3]);
-  return transpose(b, r, [1, 0, 2, 3]);
+  return b.emit1('ConvWeightGrad', [x, gy], { strides: a.strides, pads: a.pads, dilations: a.dilations, kernel });
 }
 
 export const conv = (b: Builder, x: Value, w: Value, a: ConvAttrs) => b.emit1('Conv', [x, w], { ...a });
