@@ -119,6 +119,15 @@ for (const transA of [0, 1]) {
   }
 }
 
+// Batched, with a 2-D operand broadcast over the batch on either side.
+add({ name: 'MatMul batched [3,2,4]·[3,4,5]', covers: ['MatMul'], inputs: { a: [3, 2, 4], b: [3, 4, 5] }, fn: ({ a, b }) => op('MatMul', [a, b], { transA: 0, transB: 0 }) });
+add({ name: 'MatMul broadcast [2,4]·[3,4,5]', covers: ['MatMul'], inputs: { a: [2, 4], b: [3, 4, 5] }, fn: ({ a, b }) => op('MatMul', [a, b], { transA: 0, transB: 0 }) });
+add({ name: 'MatMul broadcast [3,2,4]·[4,5]', covers: ['MatMul'], inputs: { a: [3, 2, 4], b: [4, 5] }, fn: ({ a, b }) => op('MatMul', [a, b], { transA: 0, transB: 0 }) });
+
+// ---- DepthToSpace / SpaceToDepth ----------------------------------------------------------------------------------
+add({ name: 'DepthToSpace blocksize 2', covers: ['DepthToSpace'], inputs: { x: [2, 8, 2, 3] }, fn: ({ x }) => op('DepthToSpace', [x], { blocksize: 2 }) });
+add({ name: 'SpaceToDepth blocksize 2', covers: ['SpaceToDepth'], inputs: { x: [2, 2, 4, 6] }, fn: ({ x }) => op('SpaceToDepth', [x], { blocksize: 2 }) });
+
 // ---- Conv and ConvTranspose -------------------------------------------------------------------------------------
 const convCases: [string, number[], number[], number[], number[], number[]][] = [
   // name, x shape, w shape [M, C, kh, kw], strides, pads [t, l, b, r], dilations

@@ -11,6 +11,7 @@ import { fuseSteps } from './fuse_steps.ts';
 import { toOnnx } from './onnx.ts';
 import { opDef } from './ops/registry.ts';
 import { optimizeGraph } from './passes/index.ts';
+import { ALL_CONV_FORMS, chooseConvForms, type ConvForms } from './passes/conv_forms.ts';
 import { graphToText } from './text.ts';
 import { traceClassify } from './trace_classify.ts';
 import { traceGan, type TraceOptions } from './trace_gan.ts';
@@ -18,6 +19,17 @@ import { traceGan, type TraceOptions } from './trace_gan.ts';
 export interface CompileOptions extends TraceOptions {
   /** Also build `train_k`, which runs this many iterations per run() (fuse_steps.ts). Off unless set. */
   stepsPerRun?: number;
+  /** Convolution forms of the training graphs (passes/conv_forms.ts); default: all (env GANC_CONV_FORMS=none|dense|phase for A/B). */
+  convForms?: ConvForms;
+}
+
+/** The training graphs, which get the faster convolution forms; generate and classify keep plain ops (export). */
+const STEP_GRAPHS = new Set(['d_step', 'g_step']);
+
+function defaultConvForms(): ConvForms {
+  const env = process.env.GANC_CONV_FORMS;
+  if (env === undefined) return ALL_CONV_FORMS;
+  return { dense: env.includes('dense'), phase: env.includes('phase') };
 }
 
 export interface TensorEntry {
@@ -79,17 +91,20 @@ const entry = (io: Graph['inputs'][number]): TensorEntry => ({
   name: io.name, shape: [...io.value.shape], dtype: io.value.dtype, role: io.role, ...(io.updates ? { updates: io.updates } : {}),
 });
 
-const graphEntry = (g: Graph): GraphEntry =>
-  ({ file: `${g.name}.onnx`, inputs: g.inputs.map(entry), outputs: g.outputs.map(entry), nodes: g.nodes.length, flops: graphFlops(g) });
+/** `flopsOf`: the graph before lowering passes, so that FLOPs count the model's arithmetic, not a form's. */
+const graphEntry = (g: Graph, flopsOf: Graph = g): GraphEntry =>
+  ({ file: `${g.name}.onnx`, inputs: g.inputs.map(entry), outputs: g.outputs.map(entry), nodes: g.nodes.length, flops: graphFlops(flopsOf) });
 
 export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
   const traced = traceGan(def, opts);
   // Models with `classes` also get `classify` (D's class logits, inference mode) for `ganc eval`'s accuracy.
   const extra = def.classes ? [traceClassify(def, new Map(traced.specs.map((s) => [s.name, s])))] : [];
-  const graphs = [...traced.graphs, ...extra].map(optimizeGraph);
-  const byName = Object.fromEntries(graphs.map((g) => [g.name, g]));
+  const optimized = [...traced.graphs, ...extra].map(optimizeGraph);
+  const forms = opts.convForms ?? defaultConvForms();
+  const graphs = optimized.map((g) => (STEP_GRAPHS.has(g.name) ? chooseConvForms(g, forms) : g));
+  const byName = Object.fromEntries(optimized.map((g) => [g.name, g]));
   const manifestGraphs: Record<string, GraphEntry> = {};
-  for (const g of graphs) manifestGraphs[g.name] = graphEntry(g);
+  graphs.forEach((g, i) => (manifestGraphs[g.name] = graphEntry(g, optimized[i])));
 
   // Every state tensor any graph reads: parameters and BN statistics from the specs, then optimizer state.
   const state: StateEntry[] = [];
@@ -133,7 +148,9 @@ export function withFusedSteps(c: Compiled, stepsPerRun: number): Compiled {
   const step = (name: string) => c.graphs.find((g) => g.name === name)!;
   const fused = fuseSteps(step('d_step'), step('g_step'), c.def.gUpdatesPerD, stepsPerRun);
   const graphs = [...c.graphs.filter((g) => g.name !== fused.name), fused];
-  return { ...c, graphs, manifest: { ...c.manifest, graphs: { ...c.manifest.graphs, [fused.name]: graphEntry(fused) } } };
+  // Its FLOPs are K iterations' model arithmetic (its body holds the step graphs' lowered forms).
+  const entry = { ...graphEntry(fused), flops: stepsPerRun * c.manifest.flopsPerIteration };
+  return { ...c, graphs, manifest: { ...c.manifest, graphs: { ...c.manifest.graphs, [fused.name]: entry } } };
 }
 
 /** Write the compiled model: one .onnx per graph, manifest.json, init.bin, and optionally the text form. */

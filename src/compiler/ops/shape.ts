@@ -1,4 +1,4 @@
-/** Ops that move data without arithmetic: reshape, transpose, concat, slice, pad, expand. */
+/** Ops that move data without arithmetic: reshape, transpose, concat, slice, pad, expand, depth ↔ space. */
 import type { Builder } from '../builder.ts';
 import { type Shape, type Value, numel, shapeStr } from '../ir.ts';
 import { defineOp, ShapeError } from './registry.ts';
@@ -125,6 +125,33 @@ defineOp('Expand', {
   grad: (n, [g], b) => [sumToShape(b, g!, n.inputs[0].shape)],
   flops: () => 0,
 });
+
+/**
+ * DepthToSpace (ONNX's DCR mode) and SpaceToDepth, each other's inverse and gradient: channel (i·bs + j)·C + c of
+ * [N, bs²·C, H, W] is pixel (h·bs + i, w·bs + j) of channel c in [N, C, H·bs, W·bs].
+ */
+function blockOp(name: 'DepthToSpace' | 'SpaceToDepth', inverse: () => 'DepthToSpace' | 'SpaceToDepth'): void {
+  defineOp(name, {
+    infer: ([x], a) => {
+      const bs = a.blocksize as number;
+      if (x.shape.length !== 4) throw new ShapeError(`input must be 4-D, got ${shapeStr(x.shape)}`);
+      const [n, c, h, w] = x.shape;
+      if (name === 'DepthToSpace') {
+        if (c % (bs * bs)) throw new ShapeError(`${c} channels do not split into ${bs}×${bs} blocks`);
+        return [{ shape: [n, c / (bs * bs), h * bs, w * bs], dtype: x.dtype }];
+      }
+      if (h % bs || w % bs) throw new ShapeError(`${h}×${w} does not split into ${bs}×${bs} blocks`);
+      return [{ shape: [n, c * bs * bs, h / bs, w / bs], dtype: x.dtype }];
+    },
+    lower: (n, cx) => cx.node(name, [cx.name(n.inputs[0])], [cx.name(n.outputs[0])], {
+      blocksize: n.attrs.blocksize as number, ...(name === 'DepthToSpace' ? { mode: 'DCR' } : {}),
+    }),
+    grad: (n, [g], b) => [b.emit1(inverse(), [g!], { blocksize: n.attrs.blocksize as number })],
+    flops: () => 0,
+  });
+}
+blockOp('DepthToSpace', () => 'SpaceToDepth');
+blockOp('SpaceToDepth', () => 'DepthToSpace');
 
 export const reshape = (b: Builder, x: Value, shape: Shape) => b.emit1('Reshape', [x], { shape: resolveShape(x, shape) });
 export const transpose = (b: Builder, x: Value, perm: number[]) => b.emit1('Transpose', [x], { perm });

@@ -1,0 +1,91 @@
+/**
+ * passes/conv_forms.ts: every form it chooses computes what the plain op computes. Graphs with a convolution, its
+ * input gradient and its weight gradient are run in onnxruntime-node with and without the pass (and with each form
+ * alone); outputs and gradients must agree to float32 rounding. The cases are sized so that each form fires (asserted),
+ * including uneven strides, output padding and kernels that do not divide the stride.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chooseConvForms, type ConvForms } from '../src/compiler/passes/conv_forms.ts';
+import type { Graph } from '../src/compiler/ir.ts';
+import { conv2d, deconv2d, mul, sum, type Tensor } from '../src/dsl/index.ts';
+import { currentTrace } from '../src/dsl/trace.ts';
+import { compileGan } from '../src/compiler/compile.ts';
+import { variant } from '../src/dsl/gan.ts';
+import { dcgan } from '../models/dcgan.ts';
+import { buildGraph, randomData, runGraph } from './helpers/run_graph.ts';
+
+const net = <T>(fn: () => T): T => currentTrace().network('n', fn);
+
+interface Case {
+  name: string;
+  x: number[];
+  layer: (x: Tensor) => Tensor;
+  /** Forms that must fire: op types that appear only in that form. */
+  expect: ('dense' | 'phase')[];
+}
+
+const cases: Case[] = [
+  { name: 'conv2d k5 s2 SAME 4×4 → 2×2 (dense)', x: [3, 4, 4, 4], layer: (x) => conv2d(x, 6), expect: ['dense'] },
+  { name: 'conv2d k3 s1 SAME 3×3 (dense, odd size)', x: [2, 3, 3, 3], layer: (x) => conv2d(x, 4, { kernel: 3, stride: 1 }), expect: ['dense'] },
+  { name: 'conv2d k5 s2 VALID-ish pads 5×5 → 1×1 (dense)', x: [2, 2, 5, 5], layer: (x) => conv2d(x, 3, { padding: 'VALID' }), expect: ['dense'] },
+  { name: 'deconv2d k5 s2 SAME 2×2 → 4×4 (dense)', x: [3, 6, 2, 2], layer: (x) => deconv2d(x, 4), expect: ['dense'] },
+  { name: 'deconv2d k5 s2 SAME 4×4 → 8×8 (phase)', x: [3, 6, 4, 4], layer: (x) => deconv2d(x, 5), expect: ['phase'] },
+  { name: 'deconv2d k4 s2 SAME 3×3 → 6×6 (phase, even kernel)', x: [2, 3, 3, 3], layer: (x) => deconv2d(x, 2, { kernel: 4 }), expect: ['phase'] },
+  { name: 'deconv2d k3 s3 SAME 2×4 → 6×12 (phase, stride 3, non-square)', x: [2, 3, 2, 4], layer: (x) => deconv2d(x, 2, { kernel: 3, stride: 3 }), expect: ['phase'] },
+  { name: 'deconv2d k5 s2 VALID 3×3 → 9×9 (phase, crop)', x: [2, 3, 3, 3], layer: (x) => deconv2d(x, 2, { padding: 'VALID' }), expect: ['phase'] },
+  { name: 'conv2d k5 s2 SAME 8×8 → 4×4 (its input gradient is phase)', x: [2, 3, 8, 8], layer: (x) => conv2d(x, 5), expect: ['phase'] },
+];
+
+const ALL: ConvForms = { dense: true, phase: true };
+
+/** The layer, a loss against a fixed random tensor, and gradients w.r.t. its input and every parameter. */
+function graphOf(c: Case): { g: Graph; feeds: Record<string, Float32Array> } {
+  let params: string[] = [];
+  const probe = buildGraph({ x: c.x }, ({ x }) => ({ y: net(() => c.layer(x)) }), { optimize: false });
+  params = probe.inputs.filter((i) => i.role === 'param').map((i) => i.name);
+  const yShape = probe.outputs[0].value.shape as number[];
+  const g = buildGraph({ x: c.x, r: yShape }, ({ x, r }) => {
+    const y = net(() => c.layer(x));
+    return { y, loss: sum(mul(y, r)) };
+  }, { grads: ['x', ...params] });
+  const feeds: Record<string, Float32Array> = {};
+  g.inputs.forEach((i, k) => (feeds[i.name] = randomData(i.value.size, 100 + k)));
+  return { g, feeds };
+}
+
+function assertClose(a: Float32Array, b: Float32Array, what: string): void {
+  assert.equal(a.length, b.length, what);
+  let scale = 0, err = 0;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(a[i]));
+    err = Math.max(err, Math.abs(a[i] - b[i]));
+  }
+  assert.ok(err <= 2e-5 * Math.max(scale, 1), `${what}: max difference ${err} (scale ${scale})`);
+}
+
+for (const c of cases) {
+  test(c.name, async () => {
+    const { g, feeds } = graphOf(c);
+    const plain = await runGraph(g, feeds);
+    const ops = (x: Graph) => new Set(x.nodes.map((n) => n.op));
+    for (const forms of [ALL, { dense: true, phase: false }, { dense: false, phase: true }]) {
+      const lowered = chooseConvForms(g, forms);
+      const seen = ops(lowered);
+      const fired = { dense: seen.has('MatMul') && !ops(g).has('MatMul'), phase: seen.has('DepthToSpace') };
+      for (const f of c.expect) if (forms[f]) assert.ok(fired[f], `${f} form did not fire with ${JSON.stringify(forms)}`);
+      const out = await runGraph(lowered, feeds);
+      for (const k of Object.keys(plain)) assertClose(out[k], plain[k], `${k} with ${JSON.stringify(forms)}`);
+    }
+  });
+}
+
+test('only the training graphs get the forms; generate (export) keeps ConvTranspose', () => {
+  const c = compileGan(variant(dcgan({ size: 16, gf: 4, df: 4, channels: 3 }), { batch: 4 }));
+  const ops = (name: string) => new Set(c.graphs.find((g) => g.name === name)!.nodes.map((n) => n.op));
+  assert.ok(ops('d_step').has('DepthToSpace') && ops('g_step').has('DepthToSpace'));
+  assert.ok(!ops('generate').has('DepthToSpace') && ops('generate').has('ConvTranspose'));
+  const plain = compileGan(variant(dcgan({ size: 16, gf: 4, df: 4, channels: 3 }), { batch: 4 }), { convForms: { dense: false, phase: false } });
+  // FLOPs are the model's arithmetic, whatever form runs it.
+  assert.equal(c.manifest.flopsPerIteration, plain.manifest.flopsPerIteration);
+});
