@@ -14,7 +14,7 @@ import { variant } from '../src/dsl/gan.ts';
 import { GancError } from '../src/errors.ts';
 import { dcgan } from '../models/dcgan.ts';
 import {
-  Tensor, batchNorm, concat, conv2d, deconv2d, l2, leakyRelu, linear, logsumexp, mul, sigmoidCrossEntropy,
+  Tensor, batchNorm, concat, conv2d, deconv2d, l2, leakyRelu, linear, logsumexp, mul, reshape, sigmoidCrossEntropy,
   softmaxCrossEntropy, stopGradient, sum,
 } from '../src/dsl/index.ts';
 import { currentTrace } from '../src/dsl/trace.ts';
@@ -166,11 +166,21 @@ add({ name: 'conv2d SAME stride 1 k3 dilation 2', covers: ['Conv'], inputs: { x:
 add({ name: 'deconv2d SAME stride 2 k5 (x, w, b)', covers: ['ConvTranspose', 'Add', 'Reshape'], inputs: { x: [2, 3, 4, 4] }, fn: ({ x }) => net(() => deconv2d(x, 2)), directions: 2, elements: 3 });
 add({ name: 'deconv2d SAME stride 2 k4', covers: ['ConvTranspose'], inputs: { x: [2, 2, 3, 3] }, fn: ({ x }) => net(() => deconv2d(x, 2, { kernel: 4 })), directions: 2, elements: 3 });
 add({
-  name: 'batchNorm training (x, gamma, beta)', covers: ['ReduceMean', 'Sub', 'Mul', 'Add', 'Sqrt', 'Div'],
+  name: 'batchNorm training (x, gamma, beta)', covers: ['BatchNormTrain'],
   inputs: { x: [4, 3, 2, 2] }, fn: ({ x }) => net(() => batchNorm(x)),
   paramDist: (n) => (n.endsWith('gamma') ? 'positive' : 'uniform'),
 });
-add({ name: 'batchNorm training on [N, F]', covers: ['ReduceMean'], inputs: { x: [5, 3] }, fn: ({ x }) => net(() => batchNorm(x)) });
+add({ name: 'batchNorm training on [N, F]', covers: ['BatchNormTrain'], inputs: { x: [5, 3] }, fn: ({ x }) => net(() => batchNorm(x)) });
+add({ name: 'batchNorm training without γ, β', covers: ['BatchNormTrain'], inputs: { x: [3, 2, 3] }, fn: ({ x }) => net(() => batchNorm(x, { scale: false, offset: false })) });
+// The batch statistics as outputs too (their gradient terms), against a loss that uses all three.
+add({
+  name: 'BatchNormTrain: y, mean and variance all used', covers: ['BatchNormTrain'],
+  inputs: { x: [4, 3, 2], g: { shape: [3], dist: 'positive' }, b: [3] },
+  fn: ({ x, g, b }) => {
+    const [y, m, v] = currentTrace().builder.emit('BatchNormTrain', [x.value, g.value, b.value], { eps: 1e-3, scale: 1, offset: 1 }).map((t) => new Tensor(t));
+    return concat([reshape(y, [24]), m, mul(v, 3)], 0);
+  },
+});
 add({ name: 'logsumexp last axis', covers: ['ReduceMax', 'Exp', 'Log', 'ReduceSum', 'Reshape'], inputs: { x: { shape: [3, 5], dist: 'wide' } }, fn: ({ x }) => logsumexp(x) });
 add({ name: 'logsumexp axis 0 keepdims', covers: ['Exp', 'Log'], inputs: { x: { shape: [4, 3], dist: 'wide' } }, fn: ({ x }) => logsumexp(x, 0, true) });
 add({ name: 'sigmoidCrossEntropy target 1', covers: ['Relu', 'Abs', 'Softplus', 'Neg', 'ReduceMean'], inputs: { x: { shape: [4, 1], dist: 'away' } }, fn: ({ x }) => sigmoidCrossEntropy(x, 1) });

@@ -44,7 +44,8 @@ export function gradients(b: Builder, loss: Value, wrt: readonly Value[], lossSi
     if (!def.grad) throw new GancError(`no gradient rule for ${def.label ?? n.op}`, n.site);
     b.siteOverride = n.site;
     try {
-      const gins = def.grad(n, gouts.map((g, i) => g ?? b.constant(new Float32Array(n.outputs[i].size), n.outputs[i].shape)), b);
+      // An output nothing downstream differentiates passes undefined (rules of multi-output ops skip its term).
+      const gins = def.grad(n, gouts, b);
       n.inputs.forEach((v, i) => {
         const g = gins[i];
         if (g && depends.has(v)) accumulate(v, g);

@@ -3,7 +3,7 @@ import { GancError } from '../errors.ts';
 import { callSite } from '../compiler/builder.ts';
 import * as ir from '../compiler/ops/index.ts';
 import { type Init, normal, ones, truncatedNormal, zeros } from './init.ts';
-import { Tensor, add, div, mean, mul, reshape, sqrt, square, stopGradient, sub } from './tensor.ts';
+import { Tensor, add, div, mul, reshape, sqrt, stopGradient, sub } from './tensor.ts';
 import { currentTrace } from './trace.ts';
 
 export type Padding = 'SAME' | 'VALID' | number | [number, number, number, number];
@@ -111,31 +111,29 @@ export function batchNorm(x: Tensor, opts: BatchNormOptions = {}): Tensor {
   return tr.layer('batch_norm', opts.name, () => {
     const { eps = 1e-5, decay = 0.9 } = opts;
     const c = x.shape[1];
-    const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
     const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
     const runMean = new Tensor(tr.tensor('running_mean', [c], zeros(), 'bn_state'));
     const runVar = new Tensor(tr.tensor('running_var', [c], ones(), 'bn_state'));
-    let y: Tensor;
+    const gamma = opts.scale !== false ? param('gamma', [c], ones()) : undefined;
+    const beta = opts.offset !== false ? param('beta', [c], zeros()) : undefined;
     if (tr.training) {
-      const mu = mean(x, axes, true);
-      const xc = sub(x, mu);
-      const v = mean(square(xc), axes, true);
-      y = div(xc, sqrt(add(v, eps)));
+      // One op (ops/batch_norm.ts): its gradient is the closed form, far fewer passes than the composite's.
+      const [y, mu, v] = ir.batchNormTrain(tr.builder, x.value, gamma?.value, beta?.value, eps).map((t) => new Tensor(t));
       // A network called twice in one step (D on real, then on fake) updates its averages twice, in order, as
       // PyTorch and TensorFlow do.
       const blend = (local: string, run: Tensor, batch: Tensor) => {
         const name = tr.scopedName(local);
         const prev = tr.stateUpdates.get(name);
         const base = prev ? new Tensor(prev) : run;
-        tr.updateState(name, add(mul(base, decay), mul(stopGradient(reshape(batch, [c])), 1 - decay)).value);
+        tr.updateState(name, add(mul(base, decay), mul(stopGradient(batch), 1 - decay)).value);
       };
       blend('running_mean', runMean, mu);
       blend('running_var', runVar, v);
-    } else {
-      y = div(sub(x, reshape(runMean, bshape)), sqrt(add(reshape(runVar, bshape), eps)));
+      return y;
     }
-    if (opts.scale !== false) y = mul(y, reshape(param('gamma', [c], ones()), bshape));
-    if (opts.offset !== false) y = add(y, reshape(param('beta', [c], zeros()), bshape));
+    let y = div(sub(x, reshape(runMean, bshape)), sqrt(add(reshape(runVar, bshape), eps)));
+    if (gamma) y = mul(y, reshape(gamma, bshape));
+    if (beta) y = add(y, reshape(beta, bshape));
     return y;
   });
 }

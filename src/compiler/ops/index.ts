@@ -5,6 +5,7 @@ import './reduce.ts';
 import './shape.ts';
 import './matmul.ts';
 import './conv.ts';
+import './batch_norm.ts';
 import './gather.ts';
 import './loop.ts';
 
@@ -13,6 +14,7 @@ export * from './reduce.ts';
 export * from './shape.ts';
 export * from './matmul.ts';
 export * from './conv.ts';
+export * from './batch_norm.ts';
 export * from './gather.ts';
 export * from './loop.ts';
 export { allOps, opDef } from './registry.ts';
