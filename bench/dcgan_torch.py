@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch peer for ganc's benchmark: the base DCGAN of shared/SEED.md, timed per iteration.
 
-One iteration = 1 D update + g_steps G updates, each with a fresh G forward. Real data is a
-pre-generated random batch in [-1, 1], so no data loading is timed.
+One iteration = 1 D update + g_steps G updates, each with a fresh G forward. Without --data, real data
+is a pre-generated random batch in [-1, 1] (the bare iteration). With --data DIR it is a training loop
+over that image folder, the peer of `ganc run`: images decoded once into memory, a DataLoader that
+shuffles and prefetches batches (--workers), fresh noise, losses read back and logged every step.
 
 Run with Debian's interpreter (/usr/bin/python3), which is the one python3-torch installs into.
 """
@@ -28,9 +30,15 @@ def parse_args():
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--deconv", choices=("native", "conv-adjoint"), default="native",
-                   help="native: nn.ConvTranspose2d (what users write; Debian's torch 1.13 runs it on a slow "
-                        "non-oneDNN path); conv-adjoint: the same op as conv backward-data (oneDNN)")
+    p.add_argument("--deconv", choices=("native", "conv-adjoint"), default="conv-adjoint",
+                   help="conv-adjoint (the peer): the transposed conv as conv backward-data, on oneDNN, as current "
+                        "PyTorch releases run nn.ConvTranspose2d; native: nn.ConvTranspose2d of Debian's torch 1.13, "
+                        "which runs on a slow non-oneDNN path")
+    p.add_argument("--data", help="train on this image folder (end-to-end loop) instead of a fixed random batch")
+    p.add_argument("--steps", type=int, default=40, help="with --data: iterations to run")
+    p.add_argument("--workers", type=int, default=1, help="with --data: DataLoader worker processes (0: no prefetch)")
+    p.add_argument("--metrics", help="with --data: write one JSON line per iteration here (as ganc run does)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (scripts/check-cuda.ts)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.add_argument("--check", action="store_true", help="verify the SAME deconv against the conv adjoint, then exit")
     return p.parse_args()
@@ -186,6 +194,73 @@ def init_weights(m):
         nn.init.zeros_(m.bias)
 
 
+def load_folder(folder, size):
+    """Every image under `folder` as uint8 [N, 3, size, size]: alpha on white, centre crop, resize (as ganc)."""
+    from PIL import Image
+    import numpy as np
+    images = []
+    for root, _, files in sorted(os.walk(folder)):
+        for f in sorted(files):
+            if not f.lower().endswith((".png", ".jpg", ".jpeg", ".bmp", ".gif")):
+                continue
+            try:
+                im = Image.open(os.path.join(root, f)).convert("RGBA")
+            except OSError:
+                continue
+            side = min(im.size)
+            x0, y0 = (im.size[0] - side) // 2, (im.size[1] - side) // 2
+            im = im.crop((x0, y0, x0 + side, y0 + side))
+            white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+            im = Image.alpha_composite(white, im).convert("RGB")
+            if side != size:
+                im = im.resize((size, size), Image.BOX)
+            images.append(np.asarray(im).transpose(2, 0, 1))
+    return torch.from_numpy(np.stack(images))
+
+
+def to_float(batch):
+    """DataLoader collate: uint8 images → float in [-1, 1]."""
+    return torch.stack([b[0] for b in batch]).float().div_(127.5).sub_(1)
+
+
+def train_loop(G, D, opt_g, opt_d, bce, dev):
+    """The end-to-end peer of `ganc run`: per-iteration wall times over a real image folder."""
+    t_load = time.perf_counter()
+    pixels = load_folder(args.data, args.size)
+    load_s = time.perf_counter() - t_load
+    B = args.batch
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(pixels), batch_size=B, shuffle=True, drop_last=True,
+        num_workers=args.workers, collate_fn=to_float, persistent_workers=args.workers > 0,
+        generator=torch.Generator().manual_seed(args.seed))
+    ones, zeros = torch.ones(B, 1, device=dev), torch.zeros(B, 1, device=dev)
+    log = open(args.metrics, "w") if args.metrics else None
+    stamps, step, t0 = [], 0, time.perf_counter()
+    while step < args.steps:
+        for real in loader:
+            real = real.to(dev, non_blocking=True)
+            with torch.no_grad():
+                fake = G(torch.rand(B, args.zdim, device=dev) * 2 - 1)
+            loss_d = bce(D(real), ones) + bce(D(fake), zeros)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            for _ in range(args.g_steps):
+                loss_g = bce(D(G(torch.rand(B, args.zdim, device=dev) * 2 - 1)), ones)
+                opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                opt_g.step()
+            step += 1
+            row = {"step": step, "time": time.perf_counter() - t0, "d_loss": loss_d.item(), "g_loss": loss_g.item()}
+            stamps.append(row["time"])
+            if log:
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+            if step >= args.steps:
+                break
+    return stamps, load_s, pixels.shape[0]
+
+
 def main():
     if args.check:
         print(json.dumps(check_deconv()))
@@ -193,22 +268,36 @@ def main():
     if args.size % 16:
         sys.exit("--size must be a multiple of 16")
     torch.manual_seed(args.seed)
+    dev = torch.device(args.device)
     G = Generator(args.size, args.gf, args.zdim, args.channels)
     D = Discriminator(args.size, args.df, args.channels)
     G.apply(init_weights)
     D.apply(init_weights)
+    G.to(dev)
+    D.to(dev)
     G.train()
     D.train()
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
     bce = nn.BCEWithLogitsLoss()
+    if args.data:
+        stamps, load_s, count = train_loop(G, D, opt_g, opt_d, bce, dev)
+        w = min(args.warmup, len(stamps) - 1)
+        result = {
+            "steady_s_per_it": (stamps[-1] - stamps[w - 1 if w else 0]) / (len(stamps) - max(w, 1)),
+            "total_s": stamps[-1], "load_s": load_s, "images": count, "steps": len(stamps), "workers": args.workers,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "torch": torch.__version__, "threads": torch.get_num_threads(),
+        }
+        print(json.dumps(result) if args.json else result)
+        return
     B = args.batch
-    real = torch.rand(B, args.channels, args.size, args.size) * 2 - 1
-    ones = torch.ones(B, 1)
-    zeros = torch.zeros(B, 1)
+    real = torch.rand(B, args.channels, args.size, args.size, device=dev) * 2 - 1
+    ones = torch.ones(B, 1, device=dev)
+    zeros = torch.zeros(B, 1, device=dev)
 
     def z():
-        return torch.rand(B, args.zdim) * 2 - 1
+        return torch.rand(B, args.zdim, device=dev) * 2 - 1
 
     def iteration():
         with torch.no_grad():  # D step: G forward only, no graph needed through G

@@ -1,6 +1,6 @@
 /**
  * Times ganc's training iteration (1 D update + g-steps G updates) for the seed's DCGAN at a given size, on
- * onnxruntime-node CPU — the same work bench/dcgan_torch.py does. Prints one JSON line (like the peer) and, with
+ * onnxruntime-node (CPU, or --device cuda) — the same work bench/dcgan_torch.py does. Prints one JSON line (like the peer) and, with
  * --profile, the time per ONNX op type from ORT's profiler.
  */
 import { tmpdir } from 'node:os';
@@ -21,6 +21,7 @@ const { values: a } = parseArgs({
     df: { type: 'string', default: '64' },
     'g-steps': { type: 'string', default: '1' },
     threads: { type: 'string', default: '2' },
+    device: { type: 'string', default: 'cpu' },
     iters: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
@@ -33,7 +34,7 @@ const c = compileGan(def);
 const compileS = (performance.now() - t0) / 1000;
 const store = StateStore.fromInit(c.manifest, c.init);
 const profPrefix = `${tmpdir()}/ganc-profile-${process.pid}`;
-const sessions = await openSessions(c, { device: 'cpu', threads: n('threads'), profile: a.profile ? profPrefix : undefined });
+const sessions = await openSessions(c, { device: a.device as 'cpu' | 'cuda', threads: n('threads'), profile: a.profile ? profPrefix : undefined });
 const B = def.batch, S = def.image.size;
 const real = new ort.Tensor('float32', Float32Array.from({ length: B * 3 * S * S }, () => Math.random() * 2 - 1), [B, 3, S, S]);
 const z = () => new ort.Tensor('float32', Float32Array.from({ length: B * def.z.size }, () => Math.random() * 2 - 1), [B, def.z.size]);
