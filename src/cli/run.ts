@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { GanDef } from '../dsl/gan.ts';
 import { GancError } from '../errors.ts';
 import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
 import { ensureBuiltinData } from '../runtime/data/logos.ts';
@@ -9,6 +10,7 @@ import { checkSameModel, readCheckpoint } from '../runtime/checkpoint.ts';
 import { HELD_OUT_FRACTION, HELD_OUT_SEED, heldOutSplit } from '../runtime/data/split.ts';
 import type { Device } from '../runtime/ort.ts';
 import { type RunConfig, readJson, runPaths, writeJson } from '../runtime/run_folder.ts';
+import { acquireRunLock } from '../runtime/run_lock.ts';
 import { train } from '../runtime/train.ts';
 import { createProgress, type Progress } from '../runtime/progress.ts';
 import { compileWith } from './compile.ts';
@@ -53,6 +55,16 @@ function progressFor(title: string): { onProgress: (done: number, total: number)
 export async function runTraining(args: RunArgs): Promise<void> {
   const loaded = await loadModel(args.model);
   const out = args.out ?? path.join('runs', loaded.name);
+  // Before the folder is looked at or written: a second writer stops here, having changed nothing.
+  const lock = await acquireRunLock(out, `ganc run ${args.model}${args.resume ? ' --resume' : ''}`);
+  try {
+    await trainInFolder(args, loaded, out);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainInFolder(args: RunArgs, loaded: GanDef, out: string): Promise<void> {
   const paths = runPaths(out);
   const saved = args.resume ? readJson<RunConfig>(paths.config) : undefined;
   if (args.resume && !existsSync(paths.checkpoint)) throw new GancError('--resume: no checkpoint in this run folder', { file: paths.dir });
