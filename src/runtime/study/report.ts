@@ -127,8 +127,8 @@ export function comparisonText(c: Comparison | undefined): string {
   return `${c.verdict} (Δ ${c.test.diff >= 0 ? '+' : ''}${c.test.diff.toFixed(1)}, 95% CI [${lo.toFixed(1)}, ${hi.toFixed(1)}], p = ${pv(c.test.p)})`;
 }
 
-/** A Markdown table (readable as text, pastes into the README). */
-export function formatReport(r: StudyReport): string {
+/** The summary table: one row per model (and the real-vs-real floor). */
+export function reportTable(r: StudyReport): { head: string[]; rows: string[][] } {
   const s = r.study;
   const levels = Math.max(0, ...r.models.map((m) => m.final?.swd.length ?? 0));
   const res = (l: number) => Math.max(...r.models.map((m) => m.size)) >> l;
@@ -143,16 +143,25 @@ export function formatReport(r: StudyReport): string {
     ];
   });
   if (r.floor) rows.push(['real vs real', '–', r.floor.swdAvg.toFixed(1), ...Array.from({ length: levels }, (_, l) => r.floor!.swd[l]?.toFixed(1) ?? '–'), r.floor.msssimReal.toFixed(3), '–', '–', '–', '–', '–']);
+  return { head, rows };
+}
+
+/** What the report says above the table. */
+export function reportHeadline(r: StudyReport): string {
+  const s = r.study, c = r.counts;
+  return `Study ${s.name}: ${Object.keys(s.models).length} models × ${s.seeds.length} seeds, ${s.steps} iterations each, evaluated every ${s.eval.every} on ${s.eval.n} generated vs ${s.eval.n} real images` +
+    ` (SWD ×1e3, lower is closer; MS-SSIM of generated pairs, lower is more diverse). Runs: ${c.finished} finished, ${c.started} started, ${c.missing} not started.`;
+}
+
+/** The notes under the table. */
+export function reportNotes(r: StudyReport): string[] {
+  return [...r.notes, ...(Number.isFinite(r.evalShare) ? [`Evaluation along training took ${(100 * r.evalShare).toFixed(1)}% of the finished runs' wall time.`] : [])];
+}
+
+/** A Markdown table (readable as text, pastes into the README). */
+export function formatReport(r: StudyReport): string {
+  const { head, rows } = reportTable(r);
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  const c = r.counts;
-  return [
-    `Study ${s.name}: ${Object.keys(s.models).length} models × ${s.seeds.length} seeds, ${s.steps} iterations each, evaluated every ${s.eval.every} on ${s.eval.n} generated vs ${s.eval.n} real images` +
-      ` (SWD ×1e3, lower is closer; MS-SSIM of generated pairs, lower is more diverse). Runs: ${c.finished} finished, ${c.started} started, ${c.missing} not started.`,
-    '',
-    line(head), line(head.map(() => '---')), ...rows.map(line),
-    '',
-    ...r.notes.map((n) => `- ${n}`),
-    ...(Number.isFinite(r.evalShare) ? [`- Evaluation along training took ${(100 * r.evalShare).toFixed(1)}% of the finished runs' wall time.`] : []),
-  ].join('\n');
+  return [reportHeadline(r), '', line(head), line(head.map(() => '---')), ...rows.map(line), '', ...reportNotes(r).map((n) => `- ${n}`)].join('\n');
 }
 
