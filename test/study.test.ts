@@ -109,3 +109,18 @@ test('a study killed with kill -9 resumes to the numbers of its --commands run b
   await writeStudyReport(s, byHand);
   assert.ok(performance.now() - t < 1000, `report took ${(performance.now() - t).toFixed(0)} ms`);
 });
+
+test('bad study input: one line naming the file (and line), exit 1, nothing written', async () => {
+  const e = await env();
+  const out = await tempDir('study-bad');
+  const bad = await ganc(['study', 'test/fixtures/studies/bad_baseline.ts', '-o', out], e);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stderr.trim(), "error: test/fixtures/studies/bad_baseline.ts:4: study({...}): baseline 'nope' is not a key of models (base)");
+  assert.ok(!existsSync(join(out, 'study.json')));
+  const noKey = await ganc(['run', `${STUDY}#nope`, '--steps', '1'], e);
+  assert.equal(noKey.code, 1);
+  assert.equal(noKey.stderr.trim(), `error: ${STUDY}: study tiny has no model 'nope' (it has: base, fm)`);
+  const notStudy = await ganc(['study', '--report', out], e);
+  assert.equal(notStudy.code, 1);
+  assert.match(notStudy.stderr, /not a study folder \(no study\.json\)/);
+});
