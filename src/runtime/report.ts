@@ -3,10 +3,11 @@
  * run's eval.json) and each run's latest sample grid and loss curve, as one HTML file whose images are copied next to
  * it (relative paths, so the folder can be moved or served as it is).
  */
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GancError } from '../errors.ts';
+import { previousOf, readCheckpointMeta } from './checkpoint.ts';
 import type { EvalReport } from './evaluate.ts';
 import { emaLine } from './pictures.ts';
 import { readJson, readMetrics, runPaths, type MetricsRow } from './run_folder.ts';
@@ -37,23 +38,8 @@ export interface RunSummary {
 /** Model name from the checkpoint's header (no tensors read), else from run.json's model file name. */
 function modelName(dir: string): string {
   const p = runPaths(dir);
-  if (existsSync(p.checkpoint)) {
-    const fd = openSync(p.checkpoint, 'r');
-    try {
-      const pre = Buffer.alloc(12);
-      if (readSync(fd, pre, 0, 12, 0) === 12 && pre.toString('latin1', 0, 8) === 'GANCCKPT') {
-        const len = pre.readUInt32LE(8);
-        const header = Buffer.alloc(len);
-        readSync(fd, header, 0, len, 12);
-        const model = (JSON.parse(header.toString('utf8')) as { model?: string }).model;
-        if (model) return model;
-      }
-    } catch {
-      // fall through to run.json
-    } finally {
-      closeSync(fd);
-    }
-  }
+  const model = readCheckpointMeta(p.checkpoint)?.model ?? readCheckpointMeta(previousOf(p.checkpoint))?.model;
+  if (model) return model;
   const saved = readJson<{ model?: string }>(p.config);
   return saved?.model ? path.basename(saved.model).replace(/\.m?ts$/, '') : '?';
 }
