@@ -40,7 +40,7 @@ export interface GraphEntry {
 export interface StateEntry {
   name: string;
   shape: number[];
-  role: 'param' | 'bn_state' | 'optimizer_state';
+  role: 'param' | 'bn_state' | 'sn_state' | 'optimizer_state' | 'ema';
   network: string;
   init: string;
   /** Offset (in float32 elements) of the initial value in init.bin; -1 for state that starts at zero. */

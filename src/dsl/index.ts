@@ -5,3 +5,4 @@ export * from './layers.ts';
 export * from './losses.ts';
 export { normal, truncatedNormal, uniformInit, zeros, ones, constant, type Init } from './init.ts';
 export * from './tricks.ts';
+export { spectralNorm, spectralNormalize } from './spectral_norm.ts';

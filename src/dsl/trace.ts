@@ -6,6 +6,13 @@ import { GancError, type Site } from '../errors.ts';
 import { Builder, callSite, newValue } from '../compiler/builder.ts';
 import type { DType, Role, Shape, Value } from '../compiler/ir.ts';
 import type { Init } from './init.ts';
+import type { Tensor } from './tensor.ts';
+
+/** Role of a tensor a model creates: trained, or state a layer carries from step to step (not trained). */
+export type StateRole = 'param' | 'bn_state' | 'sn_state';
+
+/** Rewrites a layer's weight before use (spectral normalization); `outAxis` is the weight's output-channel axis. */
+export type WeightHook = (w: Tensor, outAxis: number) => Tensor;
 
 export interface TensorSpec {
   name: string;
@@ -13,7 +20,7 @@ export interface TensorSpec {
   network: string;
   shape: number[];
   init: Init;
-  role: 'param' | 'bn_state';
+  role: StateRole;
   site?: Site;
 }
 
@@ -32,6 +39,8 @@ export class Trace {
   readonly inputs = new Map<string, GraphInputInfo>();
   /** New values of state tensors (BN running statistics) proposed in this graph, by state name. */
   readonly stateUpdates = new Map<string, Value>();
+  /** Applied to the weight of every conv2d, deconv2d and linear layer while set (innermost last). */
+  readonly weightHooks: WeightHook[] = [];
   private scopes: Scope[] = [];
 
   constructor(
@@ -82,7 +91,7 @@ export class Trace {
   }
 
   /** A trainable parameter (or a state tensor) of the current scope, created on first use. */
-  tensor(local: string, shape: number[], init: Init, role: 'param' | 'bn_state'): Value {
+  tensor(local: string, shape: number[], init: Init, role: StateRole): Value {
     if (!this.scopes.length) throw new GancError(`parameter '${local}' must be created inside the generator or the discriminator`, callSite());
     const name = [...this.scopes.map((s) => s.name), local].join('/');
     const prev = this.specs.get(name);

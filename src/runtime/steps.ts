@@ -2,11 +2,10 @@
 import ort from 'onnxruntime-node';
 import type { Compiled, GraphEntry } from '../compiler/compile.ts';
 import { FUSED_GRAPH } from '../compiler/fuse_steps.ts';
+import { STATE_ROLES } from '../compiler/ir.ts';
 import { toOnnx } from '../compiler/onnx.ts';
 import { createSession, type SessionOptions } from './ort.ts';
 import type { StateStore } from './state.ts';
-
-const STATE_ROLES = new Set(['param', 'optimizer_state', 'bn_state']);
 
 export class GraphRunner {
   /** output name → state name it replaces */
