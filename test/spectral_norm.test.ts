@@ -36,11 +36,17 @@ function snGraph(shape: number[], outAxis: number, withGrad = false) {
   return buildGraph(withGrad ? { w: shape, r: shape } : { w: shape }, ({ w, r }) => net(() => layer('sn', 'sn', () => {
     const wsn = spectralNormalize(w, outAxis);
     const u = new Tensor(currentTrace().stateUpdates.get(U)!);
-    return withGrad ? { wsn, u, loss: sum(mul(wsn, r)) } : { wsn, u };
+    const out: Record<string, Tensor> = { wsn, u };
+    if (withGrad) out.loss = sum(mul(wsn, r));
+    return out;
   })), withGrad ? { grads: ['w'] } : {});
 }
 
-const norm = (a: ArrayLike<number>) => Math.sqrt(Array.prototype.reduce.call(a, (s: number, x: number) => s + x * x, 0) as number);
+function norm(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s);
+}
 
 /** The matrix view [m, n] of a weight in float64: output axis first. */
 function matrix(w: Float32Array, shape: number[], outAxis: number): number[][] {
@@ -63,7 +69,7 @@ for (const c of CASES) {
     const g = snGraph(c.shape, c.outAxis);
     const w = Float32Array.from({ length: c.shape.reduce((a, b) => a * b, 1) }, (_, i) => c.values(i));
     const r = rng(5);
-    let u = Float32Array.from({ length: c.shape[c.outAxis] }, () => 2 * r() - 1);
+    let u: Float32Array = Float32Array.from({ length: c.shape[c.outAxis] }, () => 2 * r() - 1);
     const run = await openGraph(g, { threads: 1 });
     const sigmas: number[] = [];
     try {

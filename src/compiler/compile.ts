@@ -5,7 +5,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { GanDef } from '../dsl/gan.ts';
 import { describeInit, initialValues } from '../dsl/init.ts';
-import type { TensorSpec } from '../dsl/trace.ts';
+import { EMA_PREFIX, type TensorSpec } from '../dsl/trace.ts';
 import { type Graph, type Role, numel } from './ir.ts';
 import { fuseSteps } from './fuse_steps.ts';
 import { toOnnx } from './onnx.ts';
@@ -56,6 +56,10 @@ export interface Manifest {
   batch: number;
   classes?: number;
   gUpdatesPerD: number;
+  /** D updates per iteration, when more than one. */
+  dUpdatesPerG?: number;
+  /** The moving average of G's weights, when the model keeps one. */
+  ema?: { decay: number; warmup: boolean };
   seed: number;
   graphs: Record<string, GraphEntry>;
   state: StateEntry[];
@@ -91,15 +95,23 @@ export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
   const manifestGraphs: Record<string, GraphEntry> = {};
   for (const g of graphs) manifestGraphs[g.name] = graphEntry(g);
 
-  // Every state tensor any graph reads: parameters and BN statistics from the specs, then optimizer state.
+  // Every state tensor any graph reads: parameters, BN statistics and SN vectors from the specs, the moving averages
+  // of G's (which start equal to them), then optimizer state.
   const state: StateEntry[] = [];
+  const sources: TensorSpec[] = [];
   let offset = 0;
+  const stored = (e: Omit<StateEntry, 'offset'>, source: TensorSpec) => {
+    state.push({ ...e, offset });
+    sources.push(source);
+    offset += numel(e.shape);
+  };
+  for (const s of traced.specs) stored({ name: s.name, shape: s.shape, role: s.role, network: s.network, init: describeInit(s.init) }, s);
+  const averaged = new Set(graphs.flatMap((g) => g.inputs.filter((i) => i.role === 'ema').map((i) => i.name)));
   for (const s of traced.specs) {
-    state.push({ name: s.name, shape: s.shape, role: s.role, network: s.network, init: describeInit(s.init), offset });
-    offset += numel(s.shape);
+    if (averaged.has(EMA_PREFIX + s.name)) stored({ name: EMA_PREFIX + s.name, shape: s.shape, role: 'ema', network: s.network, init: `= ${s.name}` }, s);
   }
   const init = new Float32Array(offset);
-  traced.specs.forEach((s, i) => init.set(initialValues(s.init, numel(s.shape), def.seed, s.name), state[i].offset));
+  sources.forEach((s, i) => init.set(initialValues(s.init, numel(s.shape), def.seed, s.name), state[i].offset));
   // Optimizer state starts at zero: listed, but not stored in init.bin (offset -1).
   const seen = new Set(state.map((s) => s.name));
   for (const g of graphs) for (const i of g.inputs) {
@@ -116,10 +128,12 @@ export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
     batch: def.batch,
     ...(def.classes ? { classes: def.classes } : {}),
     gUpdatesPerD: def.gUpdatesPerD,
+    ...(def.dUpdatesPerG > 1 ? { dUpdatesPerG: def.dUpdatesPerG } : {}),
+    ...(def.ema ? { ema: def.ema } : {}),
     seed: def.seed,
     graphs: manifestGraphs,
     state,
-    flopsPerIteration: graphFlops(byName.d_step) + def.gUpdatesPerD * graphFlops(byName.g_step),
+    flopsPerIteration: def.dUpdatesPerG * graphFlops(byName.d_step) + def.gUpdatesPerD * graphFlops(byName.g_step),
   };
   const c: Compiled = { def, graphs, specs: traced.specs, manifest, init };
   return opts.stepsPerRun === undefined ? c : withFusedSteps(c, opts.stepsPerRun);

@@ -11,6 +11,9 @@ import type { Tensor } from './tensor.ts';
 /** Role of a tensor a model creates: trained, or state a layer carries from step to step (not trained). */
 export type StateRole = 'param' | 'bn_state' | 'sn_state';
 
+/** Prefix of the moving-average copies of the generator's state (`ema/g/linear_0/w`). */
+export const EMA_PREFIX = 'ema/';
+
 /** Rewrites a layer's weight before use (spectral normalization); `outAxis` is the weight's output-channel axis. */
 export type WeightHook = (w: Tensor, outAxis: number) => Tensor;
 
@@ -42,6 +45,8 @@ export class Trace {
   /** Applied to the weight of every conv2d, deconv2d and linear layer while set (innermost last). */
   readonly weightHooks: WeightHook[] = [];
   private scopes: Scope[] = [];
+  /** Set while tracing the moving-average generator (see `averaged`): its parameter values. */
+  private averagedParams: ReadonlyMap<string, Value> | undefined;
 
   constructor(
     readonly builder: Builder,
@@ -103,7 +108,26 @@ export class Trace {
       if (shape.some((d) => !Number.isInteger(d) || d < 1)) throw new GancError(`parameter ${name} has invalid shape [${shape}]`, callSite());
       this.specs.set(name, { name, network: this.scopes[0].name, shape, init, role, site: callSite() });
     }
+    if (this.averagedParams) {
+      if (role !== 'param') return this.input(EMA_PREFIX + name, shape, 'ema');
+      const v = this.averagedParams.get(name);
+      if (!v) throw new GancError(`parameter ${name} has no moving average (it is not a parameter of the network averaged)`, callSite());
+      return v;
+    }
     return this.input(name, shape, role);
+  }
+
+  /**
+   * Run `fn` (a network) as the moving-average copy of itself: parameters read `params` (by name), other state
+   * (batch-norm statistics) reads and updates `ema/<name>` inputs with role 'ema' instead of its own.
+   */
+  averaged<T>(params: ReadonlyMap<string, Value>, fn: () => T): T {
+    this.averagedParams = params;
+    try {
+      return fn();
+    } finally {
+      this.averagedParams = undefined;
+    }
   }
 
   updateState(name: string, value: Value): void {
@@ -112,7 +136,7 @@ export class Trace {
 
   /** Full name a local state tensor gets in the current scope. */
   scopedName(local: string): string {
-    return [...this.scopes.map((s) => s.name), local].join('/');
+    return (this.averagedParams ? EMA_PREFIX : '') + [...this.scopes.map((s) => s.name), local].join('/');
   }
 }
 
