@@ -23,7 +23,7 @@ import { createSession } from '../src/runtime/ort.ts';
 import { readPng } from '../src/runtime/pictures.ts';
 import { StateStore } from '../src/runtime/state.ts';
 import { GraphRunner } from '../src/runtime/steps.ts';
-import { sampleNoise } from '../src/runtime/train.ts';
+import { sampleNoise } from '../src/runtime/batches.ts';
 import { finished, ganc, logosFixture, show, spawnGanc, tempDir, TINY, type GancResult } from './helpers/logos_fixture.ts';
 
 const STEPS = 12;

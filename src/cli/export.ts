@@ -6,13 +6,13 @@ import ort from 'onnxruntime-node';
 import type { Compiled } from '../compiler/compile.ts';
 import { GancError } from '../errors.ts';
 import { Rng } from '../random.ts';
-import { readCheckpoint, type CheckpointMeta } from '../runtime/checkpoint.ts';
+import { checkSameModel, readCheckpoint, type CheckpointMeta } from '../runtime/checkpoint.ts';
 import { exportGenerator } from '../runtime/export.ts';
 import { createSession } from '../runtime/ort.ts';
 import { generatorInfo } from '../runtime/onnx_meta.ts';
 import { writeSampleGrid } from '../runtime/pictures.ts';
 import { type RunConfig, readJson, runPaths } from '../runtime/run_folder.ts';
-import { checkSameModel, sampleNoise } from '../runtime/train.ts';
+import { sampleNoise } from '../runtime/batches.ts';
 import { compileModelFile } from './compile.ts';
 
 /** A run folder's model (recompiled from its model file with the run's batch and seed) and its latest checkpoint. */

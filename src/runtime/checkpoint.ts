@@ -26,6 +26,13 @@ interface Header extends CheckpointMeta {
   tensors: { name: string; shape: number[]; offset: number }[];
 }
 
+/** Refuses to resume a checkpoint made by another model (callers skip this with --force). */
+export function checkSameModel(meta: CheckpointMeta, modelHash: string, file: string): void {
+  if (meta.modelHash !== modelHash) {
+    throw new GancError(`the checkpoint was made by a different model (${meta.model}, hash ${meta.modelHash}; now ${modelHash}); use --force to resume anyway`, { file });
+  }
+}
+
 export function writeCheckpoint(file: string, meta: CheckpointMeta, state: StateStore): void {
   const tensors: Header['tensors'] = [];
   let offset = 0;

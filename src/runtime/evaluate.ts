@@ -15,7 +15,7 @@ import { batchToFloat, type Dataset } from './data/images.ts';
 import { msssimDiversity, type DiversityResult } from './metrics/msssim.ts';
 import { slicedWasserstein, type ImageSet, type SwdResult } from './metrics/swd.ts';
 import { createSession, type SessionOptions } from './ort.ts';
-import { sampleNoise } from './train.ts';
+import { sampleNoise } from './batches.ts';
 import type { GeneratorInfo } from './onnx_meta.ts';
 
 // ---------------------------------------------------------------- defaults
