@@ -105,7 +105,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .positional('model', { type: 'string', demandOption: true, describe: 'model file (.ts)' })
     .option('data', { type: 'string', describe: 'folder of images (subfolders = classes for labelled models)' })
     .option('out', { alias: 'o', type: 'string', describe: 'run folder (default runs/<model name>)' })
-    .option('steps', { type: 'number', describe: 'iterations to train (1 D + gUpdatesPerD G updates each)' })
+    .option('steps', { type: 'number', describe: 'iterations to train (dUpdatesPerG D + gUpdatesPerD G updates each)' })
     .option('epochs', { type: 'number', describe: 'passes over the data (default 25)' })
     .option('batch', { type: 'number', describe: 'batch size (default: the model\'s)' })
     .option('seed', { type: 'number', describe: 'seed of initial values, noise and data order (default 0)' })

@@ -4,6 +4,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { GanDef } from '../dsl/gan.ts';
+import { GancError } from '../errors.ts';
 import { describeInit, initialValues } from '../dsl/init.ts';
 import { EMA_PREFIX, type TensorSpec } from '../dsl/trace.ts';
 import { type Graph, type Role, numel } from './ir.ts';
@@ -145,6 +146,12 @@ export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
  */
 export function withFusedSteps(c: Compiled, stepsPerRun: number): Compiled {
   const step = (name: string) => c.graphs.find((g) => g.name === name)!;
+  // train_k stacks one batch and one z per run of an iteration; several D updates, or noise besides z, it refuses.
+  const extra = ['d_step', 'g_step'].flatMap((n) => step(n).inputs.filter((i) => i.role === 'noise' && i.name !== 'z').map((i) => i.name));
+  if (c.def.dUpdatesPerG > 1 || extra.length) {
+    const has = [c.def.dUpdatesPerG > 1 ? `dUpdatesPerG ${c.def.dUpdatesPerG}` : '', extra.length ? `the noise input${extra.length > 1 ? 's' : ''} ${[...new Set(extra)].join(', ')}` : ''].filter(Boolean).join(' and ');
+    throw new GancError(`--steps-per-run: the fused graph runs one D update per iteration and no noise but z; model ${c.def.name} has ${has}: train it without --steps-per-run`, c.def.site);
+  }
   const fused = fuseSteps(step('d_step'), step('g_step'), c.def.gUpdatesPerD, stepsPerRun);
   const graphs = [...c.graphs.filter((g) => g.name !== fused.name), fused];
   return { ...c, graphs, manifest: { ...c.manifest, graphs: { ...c.manifest.graphs, [fused.name]: graphEntry(fused) } } };

@@ -15,11 +15,15 @@ export class GraphRunner {
     this.updates = new Map(entry.outputs.filter((o) => o.updates).map((o) => [o.name, o.updates!]));
   }
 
-  /** Run with state from `store` and the given data/noise/label feeds; state outputs are applied to the store. */
-  async run(store: StateStore, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+  /**
+   * Run with state from `store` and the given data/noise/label feeds; state outputs are applied to the store.
+   * `stateName` says which state tensor feeds a state input (default: its namesake; the moving-average generator
+   * reads `ema/<name>`).
+   */
+  async run(store: StateStore, feeds: Record<string, ort.Tensor>, stateName = (input: string) => input): Promise<Record<string, ort.Tensor>> {
     const all: Record<string, ort.Tensor> = {};
     for (const i of this.entry.inputs) {
-      if (STATE_ROLES.has(i.role)) all[i.name] = store.get(i.name);
+      if (STATE_ROLES.has(i.role)) all[i.name] = store.get(stateName(i.name));
       else if (feeds[i.name]) all[i.name] = feeds[i.name];
       else throw new Error(`no feed for ${i.role} input ${i.name}`);
     }
