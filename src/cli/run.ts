@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { checkFusable } from '../compiler/compile.ts';
 import { GancError } from '../errors.ts';
 import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
 import { ensureBuiltinData } from '../runtime/data/logos.ts';
@@ -64,6 +65,7 @@ export async function runTraining(args: RunArgs): Promise<void> {
   const { def, hash } = compiled;
   // Before anything is written: a refused resume must leave run.json (which names the model) as it was.
   if (args.resume && !args.force) checkSameModel(readCheckpoint(paths.checkpoint).meta, hash, paths.checkpoint);
+  if (args.stepsPerRun > 1) checkFusable(compiled);
 
   const dataArg = args.data ?? saved?.data;
   let dataDir = dataArg;

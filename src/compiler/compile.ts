@@ -140,18 +140,21 @@ export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
   return opts.stepsPerRun === undefined ? c : withFusedSteps(c, opts.stepsPerRun);
 }
 
+/** train_k stacks one batch and one z per run of an iteration: it refuses several D updates, or noise besides z. */
+export function checkFusable(c: Compiled): void {
+  const extra = ['d_step', 'g_step'].flatMap((n) => c.manifest.graphs[n].inputs.filter((i) => i.role === 'noise' && i.name !== 'z').map((i) => i.name));
+  if (c.def.dUpdatesPerG === 1 && !extra.length) return;
+  const has = [c.def.dUpdatesPerG > 1 ? `dUpdatesPerG ${c.def.dUpdatesPerG}` : '', extra.length ? `the noise input${extra.length > 1 ? 's' : ''} ${[...new Set(extra)].join(', ')}` : ''].filter(Boolean).join(' and ');
+  throw new GancError(`--steps-per-run: the fused graph runs one D update per iteration and no noise but z; model ${c.def.name} has ${has}: train it without --steps-per-run`, c.def.site);
+}
+
 /**
  * `c` plus `train_k` (K = `stepsPerRun` iterations per run()), built from its d_step and g_step. It is not run
  * through the clean-up passes: the step graphs already were, and those passes do not read a Loop's body.
  */
 export function withFusedSteps(c: Compiled, stepsPerRun: number): Compiled {
+  checkFusable(c);
   const step = (name: string) => c.graphs.find((g) => g.name === name)!;
-  // train_k stacks one batch and one z per run of an iteration; several D updates, or noise besides z, it refuses.
-  const extra = ['d_step', 'g_step'].flatMap((n) => step(n).inputs.filter((i) => i.role === 'noise' && i.name !== 'z').map((i) => i.name));
-  if (c.def.dUpdatesPerG > 1 || extra.length) {
-    const has = [c.def.dUpdatesPerG > 1 ? `dUpdatesPerG ${c.def.dUpdatesPerG}` : '', extra.length ? `the noise input${extra.length > 1 ? 's' : ''} ${[...new Set(extra)].join(', ')}` : ''].filter(Boolean).join(' and ');
-    throw new GancError(`--steps-per-run: the fused graph runs one D update per iteration and no noise but z; model ${c.def.name} has ${has}: train it without --steps-per-run`, c.def.site);
-  }
   const fused = fuseSteps(step('d_step'), step('g_step'), c.def.gUpdatesPerD, stepsPerRun);
   const graphs = [...c.graphs.filter((g) => g.name !== fused.name), fused];
   return { ...c, graphs, manifest: { ...c.manifest, graphs: { ...c.manifest.graphs, [fused.name]: graphEntry(fused) } } };
