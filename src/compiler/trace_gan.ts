@@ -6,7 +6,7 @@ import { GancError } from '../errors.ts';
 import type { DOutput, GanDef, LossContext } from '../dsl/gan.ts';
 import { Tensor } from '../dsl/tensor.ts';
 import { EMA_PREFIX, Trace, type TensorSpec, withTrace } from '../dsl/trace.ts';
-import { Builder, callSite } from './builder.ts';
+import { Builder } from './builder.ts';
 import { gradients } from './autodiff.ts';
 import type { Graph, GraphIO, Value } from './ir.ts';
 import { emaUpdate } from './ema.ts';
@@ -79,14 +79,14 @@ function lossContext(def: GanDef, tr: Trace, z: Value, metrics: Map<string, Valu
       const key = `uniform:${name}`;
       if (memo.has(key)) {
         const t = memo.get(key) as Tensor;
-        if (t.shape.join() !== shape.join()) throw new GancError(`uniform '${name}' asked for as [${shape}] and before as [${t.shape}]`, callSite());
+        if (t.shape.join() !== shape.join()) throw new GancError(`uniform '${name}' asked for as [${shape}] and before as [${t.shape}]`, def.site);
         return t;
       }
       // Its name becomes a graph input name: like a metric's, it must not clash with other inputs or outputs.
       if (!freeName(name) || tr.inputs.has(name) || metrics.has(name)) {
-        throw new GancError(`uniform name '${name}' is taken or invalid (use letters, digits and _; not an input, metric or loss name)`, callSite());
+        throw new GancError(`uniform name '${name}' is taken or invalid (use letters, digits and _; not an input, metric or loss name)`, def.site);
       }
-      if (!shape.every((d) => Number.isInteger(d) && d >= 1)) throw new GancError(`uniform '${name}': invalid shape [${shape}]`, callSite());
+      if (!shape.every((d) => Number.isInteger(d) && d >= 1)) throw new GancError(`uniform '${name}': invalid shape [${shape}]`, def.site);
       return once(key, () => new Tensor(tr.input(name, shape, 'noise')));
     },
   };
