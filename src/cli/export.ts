@@ -1,17 +1,17 @@
 /** `ganc export RUN` and `ganc sample generator.onnx|RUN`. */
 import type { CommandModule } from 'yargs';
-import { existsSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import type { Compiled } from '../compiler/compile.ts';
 import { GancError } from '../errors.ts';
 import { Rng } from '../random.ts';
-import { checkSameModel, readCheckpoint, type CheckpointMeta } from '../runtime/checkpoint.ts';
+import { checkSameModel, type CheckpointMeta, fallbackNote, readLatestCheckpoint } from '../runtime/checkpoint.ts';
 import { exportGenerator } from '../runtime/export.ts';
 import { createSession } from '../runtime/ort.ts';
 import { generatorInfo } from '../runtime/onnx_meta.ts';
 import { writeSampleGrid } from '../runtime/pictures.ts';
-import { type RunConfig, readJson, runPaths } from '../runtime/run_folder.ts';
+import { type RunConfig, readJson, runPaths, writeFileAtomicSync } from '../runtime/run_folder.ts';
 import { sampleNoise } from '../runtime/batches.ts';
 import { compileModelFile } from './compile.ts';
 
@@ -21,8 +21,12 @@ export async function openRun(dir: string, force = false): Promise<{ compiled: C
   const saved = readJson<RunConfig>(paths.config);
   if (!saved) throw new GancError('not a ganc run folder (no run.json)', { file: dir });
   const compiled = await compileModelFile(saved.model, { batch: saved.batch, seed: saved.seed });
-  const { meta, tensors } = readCheckpoint(paths.checkpoint);
-  if (!force) checkSameModel(meta, compiled.hash, paths.checkpoint);
+  // The newest intact checkpoint: a run being written replaces checkpoint.bin by a rename, so this is never half a file.
+  const latest = readLatestCheckpoint(paths.checkpoint);
+  const note = fallbackNote(latest);
+  if (note) process.stderr.write(`note: ${note}\n`);
+  const { meta, tensors } = latest;
+  if (!force) checkSameModel(meta, compiled.hash, latest.file);
   const state = new Map([...tensors].map(([k, t]) => [k, t.data as Float32Array]));
   return { compiled, meta, state, hash: compiled.hash };
 }
@@ -32,8 +36,7 @@ export async function exportRun(dir: string, out: string | undefined, force = fa
   const { compiled, meta, state, hash } = await openRun(dir, force);
   const bytes = exportGenerator(compiled, state, { step: meta.step, modelHash: hash, raw });
   const file = out ?? path.join(dir, raw ? 'generator.raw.onnx' : 'generator.onnx');
-  writeFileSync(file + '.tmp', bytes);
-  renameSync(file + '.tmp', file);
+  writeFileAtomicSync(file, bytes);
   return file;
 }
 

@@ -11,7 +11,9 @@ import type { GanDef } from '../dsl/gan.ts';
 import { GancError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import { Batches, DataOrder, LabelledOrder, sampleNoise } from './batches.ts';
-import { checkSameModel, readCheckpoint, writeCheckpoint, type CheckpointMeta } from './checkpoint.ts';
+import {
+  checkSameModel, type CheckpointMeta, type LatestCheckpoint, readLatestCheckpoint, removeCheckpoints, setAsideDamaged, writeCheckpoint,
+} from './checkpoint.ts';
 import type { Dataset } from './data/images.ts';
 import { heldOutSplit } from './data/split.ts';
 import type { Device } from './ort.ts';
@@ -26,11 +28,15 @@ import { openSessions, type GraphRunner, type Sessions } from './steps.ts';
 export interface TrainHook {
   every: number;
   run: (step: number, trainer: TrainerView) => Promise<void>;
+  /** Before the first iteration of this process (fresh or resumed), at the step it starts from. */
+  start?: (step: number, trainer: TrainerView) => Promise<void>;
 }
 
 /** What a hook may use: the generator at the current state. */
 export interface TrainerView {
   readonly def: GanDef;
+  /** Seconds since this process started training (metrics.jsonl's time). */
+  readonly seconds: number;
   /** n images [n, C, H, W] in [-1, 1] from z [n, zdim]. */
   generate(z: Float32Array, n: number): Promise<Float32Array>;
 }
@@ -42,9 +48,13 @@ export interface TrainOptions {
   seed: number;
   device: Device;
   threads?: number;
+  /** ORT worker threads spin while idle (default true; off when several runs share the cores). */
+  spinning?: boolean;
   sampleEvery: number;
   ckptEvery: number;
   resume: boolean;
+  /** The checkpoint to resume from, as the caller read it (default: the newest intact one in `out`). */
+  from?: LatestCheckpoint;
   /** Resume even if the model changed. */
   force?: boolean;
   modelHash: string;
@@ -90,7 +100,7 @@ export async function train(compiled: Compiled, data: Dataset, opts: TrainOption
   const paths = runPaths(opts.out);
   mkdirSync(paths.samples, { recursive: true });
   const start = opts.resume ? resumeFrom(c, paths, pool, opts) : freshStart(c, paths, pool, opts);
-  const sessions = await openSessions(c, { device: opts.device, threads: opts.threads });
+  const sessions = await openSessions(c, { device: opts.device, threads: opts.threads, spinning: opts.spinning });
   return new Trainer(c, data, pool, paths, start, sessions, opts).run();
 }
 
@@ -108,26 +118,28 @@ function trainingPool(def: GanDef, data: Dataset): Uint32Array {
 }
 
 function freshStart(c: Compiled, paths: RunPaths, pool: Uint32Array, opts: TrainOptions): Start {
+  removeCheckpoints(paths.checkpoint); // an old run's (--force): never to be resumed as this run's
   return {
     store: StateStore.fromInit(c.manifest, c.init), step: 0, noise: new Rng(`${opts.seed}/noise`),
     order: new DataOrder(pool, c.def.batch, opts.seed, 0, 0), rows: truncateMetrics(paths.metrics, -1),
   };
 }
 
-/** State, noise and data position from the checkpoint; the metrics log cut back to its step. */
+/** State, noise and data position from the newest intact checkpoint; the metrics log cut back to its step. */
 function resumeFrom(c: Compiled, paths: RunPaths, pool: Uint32Array, opts: TrainOptions): Start {
-  const { meta, tensors } = readCheckpoint(paths.checkpoint);
-  if (!opts.force) checkSameModel(meta, opts.modelHash, paths.checkpoint);
+  const { meta, tensors, file, passedOver } = opts.from ?? readLatestCheckpoint(paths.checkpoint);
+  if (!opts.force) checkSameModel(meta, opts.modelHash, file);
   const store = StateStore.fromInit(c.manifest, c.init);
   for (const e of c.manifest.state) {
     const t = tensors.get(e.name);
     if (!t) {
-      if (!opts.force) throw new GancError(`the checkpoint has no tensor ${e.name}; use --force to start it from its initial value`, { file: paths.checkpoint });
+      if (!opts.force) throw new GancError(`the checkpoint has no tensor ${e.name}; use --force to start it from its initial value`, { file });
       continue;
     }
-    if (t.dims.join() !== e.shape.join()) throw new GancError(`checkpoint tensor ${e.name} has shape [${t.dims}] but the model needs [${e.shape}]`, { file: paths.checkpoint });
+    if (t.dims.join() !== e.shape.join()) throw new GancError(`checkpoint tensor ${e.name} has shape [${t.dims}] but the model needs [${e.shape}]`, { file });
     store.tensors.set(e.name, t);
   }
+  if (passedOver) setAsideDamaged(paths.checkpoint);
   const noise = new Rng(`${opts.seed}/noise`);
   noise.setState(meta.rng.noise);
   return {
@@ -176,6 +188,7 @@ class Trainer implements TrainerView {
     const { opts } = this;
     const progress = createProgress({ total: opts.steps, startStep: this.step, title: this.def.name, stream: opts.stream, budgetSec: opts.maxSeconds });
     try {
+      for (const h of opts.hooks ?? []) await h.start?.(this.step, this);
       while (this.step < opts.steps && !this.interrupted && !this.overBudget()) {
         const t1 = performance.now();
         const chunk = this.sessions.fused && this.room() >= this.K ? await this.fusedSteps() : await this.singleStep();
@@ -272,6 +285,10 @@ class Trainer implements TrainerView {
       rng: { noise: batches.noise.getState() }, data: { epoch: batches.order.epoch, pos: batches.order.pos }, time: new Date().toISOString(),
     };
     writeCheckpoint(paths.checkpoint, meta, store);
+  }
+
+  get seconds(): number {
+    return (performance.now() - this.t0) / 1000;
   }
 
   /** The averaged generator where the model keeps one (as export and eval use), else the trained one. */
