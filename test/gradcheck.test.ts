@@ -37,7 +37,7 @@ test('every op with a gradient rule has a finite-difference check; noGrad ops ar
   const differentiable = allOps().filter((o) => opDef(o).grad);
   const covered = new Set(cases.flatMap((c) => c.covers));
   const missing = differentiable.filter((o) => !covered.has(o));
-  assert.deepEqual(missing, [], `ops with a gradient rule but no check in test/gradcheck.test.ts: ${missing.join(', ')}`);
+  assert.deepEqual(missing, [], `ops with a gradient rule but no case in test/helpers/grad_cases.ts: ${missing.join(", ")}`);
   const noGrad = allOps().filter((o) => opDef(o).noGrad);
   assert.deepEqual(noGrad, NO_GRAD);
   for (const o of allOps()) assert.ok(!!opDef(o).grad !== !!opDef(o).noGrad, `${o} must have either a gradient rule or noGrad`);
