@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { checkFusable } from '../compiler/compile.ts';
 import type { GanDef } from '../dsl/gan.ts';
 import { GancError } from '../errors.ts';
 import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
@@ -110,6 +111,7 @@ async function trainInFolder(args: RunArgs, loaded: GanDef, out: string): Promis
   // Before anything is written: a refused resume must leave run.json (which names the model) as it was.
   const from = args.resume ? readLatestCheckpoint(paths.checkpoint) : undefined;
   if (from && !args.force) checkSameModel(from.meta, hash, from.file);
+  if (args.stepsPerRun > 1) checkFusable(compiled);
   if (from) log(resumingFrom(from));
 
   const dataArg = args.data ?? saved?.data;
@@ -168,7 +170,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .positional('model', { type: 'string', demandOption: true, describe: 'model file (.ts)' })
     .option('data', { type: 'string', describe: 'folder of images (subfolders = classes for labelled models)' })
     .option('out', { alias: 'o', type: 'string', describe: 'run folder (default runs/<model name>)' })
-    .option('steps', { type: 'number', describe: 'iterations to train (1 D + gUpdatesPerD G updates each)' })
+    .option('steps', { type: 'number', describe: 'iterations to train (dUpdatesPerG D + gUpdatesPerD G updates each)' })
     .option('epochs', { type: 'number', describe: 'passes over the data (default 25)' })
     .option('batch', { type: 'number', describe: 'batch size (default: the model\'s)' })
     .option('seed', { type: 'number', describe: 'seed of initial values, noise and data order (default 0)' })
