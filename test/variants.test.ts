@@ -17,7 +17,8 @@ import {
 } from '../src/dsl/tricks.ts';
 import { currentTrace } from '../src/dsl/trace.ts';
 import type { Dataset } from '../src/runtime/data/images.ts';
-import { LabelledOrder, train } from '../src/runtime/train.ts';
+import { LabelledOrder } from '../src/runtime/batches.ts';
+import { train } from '../src/runtime/train.ts';
 import { gradCheck, type GradCase } from './helpers/gradcheck.ts';
 import { buildGraph, randomData, runGraph } from './helpers/run_graph.ts';
 import { type DcganSize, discriminator, generator } from '../models/dcgan.ts';
