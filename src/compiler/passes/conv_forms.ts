@@ -4,8 +4,9 @@
  *
  * - dense: where the convolution's large side has no more pixels than its kernel has taps (4×4 → 2×2 with k5), it is
  *   cheaper as a matrix: y = x·Wᵈ with Wᵈ [Ho·Wo·M, C·H·W] built from w by one batched MatMul with a constant 0/1
- *   tensor. Forward, input gradient and weight gradient each become ONE large GEMM over the whole batch, instead of
- *   ORT's per-image GEMMs with 2×2 or 4×4 columns (and its single-threaded col2im for ConvTranspose).
+ *   tensor; the weight gradient is one GEMM of gy against x's patches (im2col by a MatMul with a 0/1 tensor).
+ *   Forward, input gradient and weight gradient each become ONE large GEMM over the whole batch, instead of ORT's
+ *   per-image GEMMs with 2×2 or 4×4 columns (and its single-threaded col2im for ConvTranspose).
  * - phase: a stride-s ConvTranspose with a small input (≤ 4×4) as ONE stride-1 Conv to s²·C_out channels (the s² phase
  *   kernels packed, zero-padded, into one weight) + DepthToSpace: one threaded GEMM instead of ORT's per-image GEMM
  *   and col2im.
@@ -16,7 +17,6 @@
 import { Builder } from '../builder.ts';
 import { type Graph, type Node, type Value, numel } from '../ir.ts';
 import { matmul } from '../ops/matmul.ts';
-import { reduceSum } from '../ops/reduce.ts';
 import { reshape, slice, transpose } from '../ops/shape.ts';
 import { substitute } from './substitute.ts';
 
@@ -136,15 +136,17 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
       return reshape(b, transpose(b, reshape(b, yq, [N, Q, M]), [0, 2, 1]), y);
     }
     if (n.op === 'ConvTranspose') return reshape(b, matmul(b, smallFlat(a), denseWeight(n, c)), x);
-    // ConvWeightGrad: ∂Wᵈ = gyᵀ·x, folded back onto the taps by the transposed 0/1 tensor.
+    // ConvWeightGrad: dW[m, (tap, c)] = Σ_{n,q} gy[n, q, m]·patch[n, q, tap, c], one GEMM over the batch; the patches
+    // (im2col, [N·Q, kk·C]) come from x by one batched MatMul with the 0/1 tensor [Q·kk, P].
     const kk = k[0] * k[1];
-    const t = once(`Tfold ${geometry(n)}`, () => {
-      const data = new Float32Array(Q * P * kk);
-      tapTable(n).forEach((tap, i) => { if (tap >= 0) data[i * kk + tap] = 1; });
-      return b.constant(data, [Q, P, kk]);
+    const t = once(`Tpatch ${geometry(n)}`, () => {
+      const data = new Float32Array(Q * kk * P);
+      tapTable(n).forEach((tap, i) => { if (tap >= 0) data[(Math.floor(i / P) * kk + tap) * P + (i % P)] = 1; });
+      return b.constant(data, [Q * kk, P]);
     });
-    const dwd = reshape(b, matmul(b, smallFlat(c), bigFlat(a), true, false), [Q, M * C, P]);
-    return reshape(b, reduceSum(b, matmul(b, dwd, t), [0]), [M, C, k[0], k[1]]);
+    const patches = reshape(b, matmul(b, t, transpose(b, reshape(b, a, [N, C, P]), [0, 2, 1])), [N * Q, kk * C]);
+    const dw = matmul(b, reshape(b, smallFlat(c), [N * Q, M]), patches, true, false);
+    return reshape(b, transpose(b, reshape(b, dw, [M, kk, C]), [0, 2, 1]), [M, C, k[0], k[1]]);
   };
 
   const phase = (n: Node, plan: NonNullable<ReturnType<typeof phasePlan>>): Value => {
