@@ -22,6 +22,7 @@ const { values: a } = parseArgs({
     'g-steps': { type: 'string', default: '1' },
     threads: { type: 'string', default: '2' },
     device: { type: 'string', default: 'cpu' },
+    spin: { type: 'string', default: '1' },
     iters: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
@@ -34,7 +35,7 @@ const c = compileGan(def);
 const compileS = (performance.now() - t0) / 1000;
 const store = StateStore.fromInit(c.manifest, c.init);
 const profPrefix = `${tmpdir()}/ganc-profile-${process.pid}`;
-const sessions = await openSessions(c, { device: a.device as 'cpu' | 'cuda', threads: n('threads'), profile: a.profile ? profPrefix : undefined });
+const sessions = await openSessions(c, { device: a.device as 'cpu' | 'cuda', threads: n('threads'), spinning: a.spin !== '0', profile: a.profile ? profPrefix : undefined });
 const B = def.batch, S = def.image.size;
 const real = new ort.Tensor('float32', Float32Array.from({ length: B * 3 * S * S }, () => Math.random() * 2 - 1), [B, 3, S, S]);
 const z = () => new ort.Tensor('float32', Float32Array.from({ length: B * def.z.size }, () => Math.random() * 2 - 1), [B, def.z.size]);

@@ -79,6 +79,13 @@ interface Draw {
   epoch: number;
 }
 
+/** Where the draws stand: what a checkpoint records so that a resumed run draws the same sequence. */
+export interface DrawState {
+  noise: number[];
+  epoch: number;
+  pos: number;
+}
+
 const needsReal = (r: GraphRunner) => r.inputs('data').includes('real');
 const needsLabels = (r: GraphRunner) => r.inputs('label').includes('labels');
 const needsLabelled = (r: GraphRunner) => r.inputs('data').includes('labelled_real') || r.inputs('label').includes('labelled_labels');
@@ -90,6 +97,9 @@ const extraNoise = (r: GraphRunner) => r.entry.inputs.filter((i) => i.role === '
  * and one fused chunk of K see the same numbers, and a resumed run continues the same sequence: each D update's batch
  * (and labelled batch), then the noise z of every run of the iteration (the D updates', then the G updates'), then
  * each run's other noise inputs. A G update reads the last D update's batch.
+ *
+ * Single steps alternate between two slots, so that the next iteration can be drawn (prefetch) while ORT still
+ * reads this one's buffers; a checkpoint then records the state from before that early draw (drawState).
  */
 export class Batches {
   readonly imgLen: number;
@@ -98,10 +108,12 @@ export class Batches {
   private readonly real: Float32Array;
   private readonly labelledBuf?: Float32Array;
   private readonly z: Float32Array;
-  /** Per run of the iteration: its extra noise inputs' values (single steps only). */
-  private readonly extra: Map<string, Float32Array>[];
+  /** Per slot and run of the iteration: its extra noise inputs' values (single steps only). */
+  private readonly extra: Map<string, Float32Array>[][];
   /** D updates per iteration. */
   private readonly nD: number;
+  /** The next iteration, drawn ahead into its slot, and the draw state from before it. */
+  private ahead?: { it: number; draw: Draw; before: DrawState };
 
   /** `runs`: the graphs one iteration runs, in order (dUpdatesPerG × d_step, then gUpdatesPerD × g_step). */
   constructor(
@@ -112,11 +124,24 @@ export class Batches {
     this.img = [def.image.channels, def.image.size, def.image.size];
     this.imgLen = def.batch * this.img[0] * this.img[1] * this.img[2];
     this.zLen = def.batch * def.z.size;
-    this.real = new Float32Array(K * this.nD * this.imgLen);
-    this.labelledBuf = labelled ? new Float32Array(K * this.nD * this.imgLen) : undefined;
-    this.z = new Float32Array(K * runs.length * this.zLen);
-    this.extra = runs.map((r) => new Map(extraNoise(r).map((i) => [i.name, new Float32Array(i.shape.reduce((a, b) => a * b, 1))])));
-    if (K > 1 && this.extra.some((m) => m.size)) throw new Error('stacked draws support no noise inputs besides z');
+    const slots = Math.max(K, 2);
+    this.real = new Float32Array(slots * this.nD * this.imgLen);
+    this.labelledBuf = labelled ? new Float32Array(slots * this.nD * this.imgLen) : undefined;
+    this.z = new Float32Array(slots * runs.length * this.zLen);
+    this.extra = [0, 1].map(() => runs.map((r) => new Map(extraNoise(r).map((i) => [i.name, new Float32Array(i.shape.reduce((a, b) => a * b, 1))]))));
+    if (K > 1 && this.extra[0].some((m) => m.size)) throw new Error('stacked draws support no noise inputs besides z');
+  }
+
+  /** The draw state a checkpoint taken now must record: before any iteration drawn ahead. */
+  drawState(): DrawState {
+    return this.ahead?.before ?? { noise: this.noise.getState(), epoch: this.order.epoch, pos: this.order.pos };
+  }
+
+  /** Draw iteration `it` now, into the slot `single(it)` will read, while the current one still runs. */
+  prefetch(it: number): void {
+    if (this.ahead) return;
+    const before = this.drawState();
+    this.ahead = { it, draw: this.draw(it, it % 2), before };
   }
 
   /** Does any of these graphs take the separate labelled batch? */
@@ -140,24 +165,30 @@ export class Batches {
       }
     }
     for (let j = 0; j < runs.length; j++) this.z.set(sampleNoise(this.noise, zLen, this.def.z.dist), (i * runs.length + j) * zLen);
-    for (const m of this.extra) for (const buf of m.values()) for (let k = 0; k < buf.length; k++) buf[k] = this.noise.uniform();
+    for (const m of this.extra[i % 2]) for (const buf of m.values()) for (let k = 0; k < buf.length; k++) buf[k] = this.noise.uniform();
     return { idx, lidx: this.labelled ? lidx : undefined, epoch: this.order.epoch };
   }
 
   /** Iteration `it` drawn; `feeds(runner, j)` gives the feeds of its j-th run (see `runs`). */
   single(it: number): { epoch: number; feeds: (r: GraphRunner, j: number) => Record<string, ort.Tensor> } {
-    const { def, data, imgLen, zLen } = this;
+    const { def, data, imgLen, zLen, runs } = this;
     const B = def.batch;
-    const { idx, lidx, epoch } = this.draw(it, 0);
+    const slot = it % 2;
+    const ahead = this.ahead?.it === it ? this.ahead.draw : undefined;
+    if (this.ahead && !ahead) throw new Error(`iteration ${this.ahead.it} was drawn ahead, not ${it}`);
+    this.ahead = undefined;
+    const { idx, lidx, epoch } = ahead ?? this.draw(it, slot);
     const feeds = (r: GraphRunner, j: number): Record<string, ort.Tensor> => {
-      const b = Math.min(j, this.nD - 1); // the batch this run reads
-      const f: Record<string, ort.Tensor> = { z: new ort.Tensor('float32', this.z.subarray(j * zLen, (j + 1) * zLen), [B, def.z.size]) };
-      for (const [name, buf] of this.extra[j]) f[name] = new ort.Tensor('float32', buf, r.entry.inputs.find((x) => x.name === name)!.shape);
+      const b = slot * this.nD + Math.min(j, this.nD - 1); // the batch this run reads
+      const zAt = (slot * runs.length + j) * zLen;
+      const f: Record<string, ort.Tensor> = { z: new ort.Tensor('float32', this.z.subarray(zAt, zAt + zLen), [B, def.z.size]) };
+      for (const [name, buf] of this.extra[slot][j]) f[name] = new ort.Tensor('float32', buf, r.entry.inputs.find((x) => x.name === name)!.shape);
       if (needsReal(r)) f.real = new ort.Tensor('float32', this.real.subarray(b * imgLen, (b + 1) * imgLen), [B, ...this.img]);
-      if (needsLabels(r)) f.labels = new ort.Tensor('float32', oneHot(data.labels!, idx[b], def.classes!), [B, def.classes!]);
+      const u = Math.min(j, this.nD - 1);
+      if (needsLabels(r)) f.labels = new ort.Tensor('float32', oneHot(data.labels!, idx[u], def.classes!), [B, def.classes!]);
       if (lidx && needsLabelled(r)) {
         f.labelled_real = new ort.Tensor('float32', this.labelledBuf!.subarray(b * imgLen, (b + 1) * imgLen), [B, ...this.img]);
-        f.labelled_labels = new ort.Tensor('float32', oneHot(data.labels!, lidx[b], def.classes!), [B, def.classes!]);
+        f.labelled_labels = new ort.Tensor('float32', oneHot(data.labels!, lidx[u], def.classes!), [B, def.classes!]);
       }
       return f;
     };
@@ -172,6 +203,7 @@ export class Batches {
     const labels = r.inputs('label').includes(seqName('labels')) ? new Float32Array(K * B * C) : undefined;
     const labelledLabels = r.inputs('label').includes(seqName('labelled_labels')) ? new Float32Array(K * B * C) : undefined;
     const epochs: number[] = [];
+    if (this.ahead) throw new Error(`iteration ${this.ahead.it} was drawn ahead for a single step`);
     for (let i = 0; i < K; i++) {
       const { idx, lidx, epoch } = this.draw(it + i, i);
       labels?.set(oneHot(data.labels!, idx[0], C), i * B * C);

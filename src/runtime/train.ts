@@ -219,15 +219,23 @@ class Trainer implements TrainerView {
     );
   }
 
-  /** One iteration, one run() per update; each logged value is the last update's. */
+  /** One iteration, one run() per update; each logged value is the last update's. While the first update runs, the
+   * next iteration's batch and noise are drawn (prefetch), so that ORT never waits for them. */
   private async singleStep(): Promise<IterationLog[]> {
     const { epoch, feeds } = this.batches.single(this.step);
     const values: Record<string, number> = {};
     for (const [j, r] of this.runs.entries()) {
-      const out = await r.run(this.store, feeds(r, j));
+      const running = r.run(this.store, feeds(r, j));
+      if (j === 0) this.prefetch();
+      const out = await running;
       for (const name of lossNames(r)) values[name] = (out[name].data as Float32Array)[0];
     }
     return [{ values, epoch }];
+  }
+
+  /** Draw the next iteration ahead where it will run as a single step too. */
+  private prefetch(): void {
+    if (this.K === 1 && this.step + 1 < this.opts.steps) this.batches.prefetch(this.step + 1);
   }
 
   /** K iterations in one run() of train_k: the same draws, stacked. */
@@ -277,12 +285,13 @@ class Trainer implements TrainerView {
   }
 
   private saveCheckpoint(): void {
-    const { store, step, paths, opts, batches } = this;
+    const { store, step, paths, opts } = this;
+    const drawn = this.batches.drawState();
     const bad = store.firstNonFinite();
     if (bad) throw new GancError(`${bad} is not finite at step ${step}; the last good checkpoint is kept`, { file: paths.checkpoint });
     const meta: CheckpointMeta = {
       version: 1, model: this.def.name, modelHash: opts.modelHash, step,
-      rng: { noise: batches.noise.getState() }, data: { epoch: batches.order.epoch, pos: batches.order.pos }, time: new Date().toISOString(),
+      rng: { noise: drawn.noise }, data: { epoch: drawn.epoch, pos: drawn.pos }, time: new Date().toISOString(),
     };
     writeCheckpoint(paths.checkpoint, meta, store);
   }
