@@ -41,14 +41,15 @@ export function adamUpdate(b: Builder, cfg: AdamConfig, step: Value, slots: read
   const t = add(b, step, b.scalar(1));
   const bias1 = oneMinusPow(b, cfg.beta1, t);
   const bias2 = oneMinusPow(b, cfg.beta2, t);
-  // lr / (1−β1ᵗ) and 1/√(1−β2ᵗ) are scalars: computing them once keeps the per-element work to a few ops.
-  const stepSize = div(b, b.scalar(cfg.lr), bias1);
-  const invSqrtBias2 = div(b, b.scalar(1), b.emit1('Sqrt', [bias2]));
+  // The bias corrections are scalars, folded into two per-step constants so that the per-element work is 12 passes:
+  // lr·m̂/(√v̂ + ε) = (lr·√(1−β2ᵗ)/(1−β1ᵗ))·m'/(√v' + ε·√(1−β2ᵗ)).
+  const sqrtBias2 = b.emit1('Sqrt', [bias2]);
+  const stepSize = div(b, mul(b, b.scalar(cfg.lr), sqrtBias2), bias1);
+  const eps = mul(b, b.scalar(cfg.eps), sqrtBias2);
   const updates = slots.map(({ param, grad, m, v }) => {
     const m2 = add(b, mul(b, m, b.scalar(cfg.beta1)), mul(b, grad, b.scalar(1 - cfg.beta1)));
     const v2 = add(b, mul(b, v, b.scalar(cfg.beta2)), mul(b, mul(b, grad, grad), b.scalar(1 - cfg.beta2)));
-    const denom = add(b, mul(b, b.emit1('Sqrt', [v2]), invSqrtBias2), b.scalar(cfg.eps));
-    const p2 = sub(b, param, mul(b, div(b, m2, denom), stepSize));
+    const p2 = sub(b, param, mul(b, div(b, m2, add(b, b.emit1('Sqrt', [v2]), eps)), stepSize));
     return { param: p2, m: m2, v: v2 };
   });
   return { step: t, updates };
