@@ -50,12 +50,15 @@ interface Scope {
 interface Emitted {
   nodes: onnxProto.onnx.INodeProto[];
   names: Map<Value, string>;
+  /** Lowering temporaries (LowerCtx.fresh) with their shapes. */
+  temps: onnxProto.onnx.IValueInfoProto[];
 }
 
 /** Lower `g`'s nodes. Graph inputs and outputs keep their own names, so the runtime reads them by name. */
 function emitNodes(g: Graph, scope: Scope, opts: EmitOptions, initializers: onnxProto.onnx.ITensorProto[], nodePrefix: string): Emitted {
   const names = new Map<Value, string>();
   const nodes: onnxProto.onnx.INodeProto[] = [];
+  const temps: onnxProto.onnx.IValueInfoProto[] = [];
   const local = new Set<Value>([...g.inputs.map((i) => i.value), ...g.nodes.flatMap((n) => n.outputs)]);
   for (const i of g.inputs) names.set(i.value, i.name);
   const lookup = (v: Value) => names.get(v) ?? scope.outer(v);
@@ -67,7 +70,11 @@ function emitNodes(g: Graph, scope: Scope, opts: EmitOptions, initializers: onnx
       names.set(v, (n = `v${scope.next()}`));
       return n;
     },
-    fresh: (hint) => `${hint}_${scope.next()}`,
+    fresh: (hint, shape, dtype = 'float32') => {
+      const name = `${hint}_${scope.next()}`;
+      temps.push(valueInfo(name, { shape, dtype }));
+      return name;
+    },
     node: (opType, inputs, outputs, attrs = {}) => {
       nodes.push({
         opType, input: inputs, output: outputs, name: `${nodePrefix}${opType}_${nodes.length}`,
@@ -91,17 +98,17 @@ function emitNodes(g: Graph, scope: Scope, opts: EmitOptions, initializers: onnx
     else opDef(n.op).lower(n, cx);
   }
   for (const [from, to] of aliases) cx.node('Identity', [from], [to]);
-  return { nodes, names };
+  return { nodes, names, temps };
 }
 
-const valueInfo = (name: string, v: Value, dims = v.shape.map((d): onnxProto.onnx.TensorShapeProto.IDimension => ({ dimValue: d }))): onnxProto.onnx.IValueInfoProto => ({
+const valueInfo = (name: string, v: Pick<Value, 'shape' | 'dtype'>, dims = v.shape.map((d): onnxProto.onnx.TensorShapeProto.IDimension => ({ dimValue: d }))): onnxProto.onnx.IValueInfoProto => ({
   name, type: { tensorType: { elemType: ELEM[v.dtype], shape: { dim: dims } } },
 });
 
 /** Shapes of the values a graph computes, except its inputs and outputs (recorded with those). */
-function innerValueInfo(g: Graph, names: Map<Value, string>): onnxProto.onnx.IValueInfoProto[] {
+function innerValueInfo(g: Graph, { names, temps }: Emitted): onnxProto.onnx.IValueInfoProto[] {
   const ioNames = new Set([...g.inputs.map((i) => i.name), ...g.outputs.map((o) => o.name)]);
-  const inner: onnxProto.onnx.IValueInfoProto[] = [];
+  const inner: onnxProto.onnx.IValueInfoProto[] = [...temps];
   for (const n of g.nodes) for (const v of n.outputs) {
     const name = names.get(v);
     if (name && !ioNames.has(name)) inner.push(valueInfo(name, v));
@@ -130,14 +137,14 @@ function intsTable(initializers: onnxProto.onnx.ITensorProto[], prefix: string):
  */
 function emitGraph(g: Graph, next: () => number, outer: (v: Value) => string, nodePrefix: string): onnxProto.onnx.IGraphProto {
   const initializer: onnxProto.onnx.ITensorProto[] = [];
-  const { nodes, names } = emitNodes(g, { next, ints: intsTable(initializer, nodePrefix), outer }, {}, initializer, nodePrefix);
+  const emitted = emitNodes(g, { next, ints: intsTable(initializer, nodePrefix), outer }, {}, initializer, nodePrefix);
   return {
     name: g.name,
-    node: nodes,
+    node: emitted.nodes,
     initializer,
     input: g.inputs.map((i) => valueInfo(i.name, i.value)),
     output: g.outputs.map((o) => valueInfo(o.name, o.value)),
-    valueInfo: innerValueInfo(g, names),
+    valueInfo: innerValueInfo(g, emitted),
   };
 }
 
@@ -151,12 +158,12 @@ export function toOnnx(g: Graph, opts: EmitOptions = {}): Uint8Array {
       throw new Error(`graph ${g.name} uses a value that nothing defines`);
     },
   };
-  const { nodes, names } = emitNodes(g, scope, opts, initializers, '');
+  const emitted = emitNodes(g, scope, opts, initializers, '');
 
   const dims = (v: Value, batched: boolean) => v.shape.map((d, i) => (batched && i === 0 && opts.dynamicBatch === d ? { dimParam: 'N' } : { dimValue: d }));
   const io = (name: string, v: Value, batched = false) => valueInfo(name, v, dims(v, batched));
   // With a symbolic batch, inner shapes are left to ORT's inference (a weight may share the batch's size).
-  const inner = opts.dynamicBatch === undefined ? innerValueInfo(g, names) : [];
+  const inner = opts.dynamicBatch === undefined ? innerValueInfo(g, emitted) : [];
   const batchedRoles = new Set(['data', 'noise', 'label', 'output', 'loss', 'metric']);
   const bake = opts.initializers ?? new Map();
   for (const i of g.inputs) {
@@ -172,7 +179,7 @@ export function toOnnx(g: Graph, opts: EmitOptions = {}): Uint8Array {
     metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
     graph: {
       name: g.name,
-      node: nodes,
+      node: emitted.nodes,
       initializer: initializers,
       input: g.inputs.filter((i) => !bake.has(i.name)).map((i) => io(i.name, i.value, batchedRoles.has(i.role))),
       output: g.outputs.map((o) => io(o.name, o.value, batchedRoles.has(o.role))),

@@ -36,18 +36,19 @@ defineOp('BatchNormTrain', {
     const { eps, scale, offset } = n.attrs as unknown as BnAttrs;
     const [y, mean, variance] = n.outputs.map(cx.name);
     const axes = axesOf(x), bshape = cx.ints(channelShape(x)), cshape = cx.ints([x.shape[1]]);
-    const t = (hint: string) => cx.fresh(`bn_${hint}`);
-    const [m, xc, sq, v, ve, sd] = ['mean', 'xc', 'sq', 'var', 'var_eps', 'sd'].map(t);
+    const t = (hint: string, shape: Shape = channelShape(x)) => cx.fresh(`bn_${hint}`, shape);
+    const [m, v, ve, sd] = ['mean', 'var', 'var_eps', 'sd'].map((h) => t(h));
+    const [xc, sq] = ['xc', 'sq'].map((h) => t(h, x.shape));
     cx.node('ReduceMean', [cx.name(x)], [m], { axes, keepdims: 1 });
     cx.node('Sub', [cx.name(x), m], [xc]);
     cx.node('Mul', [xc, xc], [sq]);
     cx.node('ReduceMean', [sq], [v], { axes, keepdims: 1 });
-    const epsName = t('eps');
+    const epsName = t('eps', []);
     cx.node('Constant', [], [epsName], { value: { kind: 'const', dtype: 'float32', shape: [], data: [eps] } satisfies ConstData });
     cx.node('Add', [v, epsName], [ve]);
     cx.node('Sqrt', [ve], [sd]);
     // γ/σ per channel first, so that normalizing and scaling is one pass over x.
-    let normed = offset ? t('scaled') : y;
+    let normed = offset ? t('scaled', x.shape) : y;
     if (scale) {
       const g = t('gamma'), s = t('scale');
       cx.node('Reshape', [cx.name(params[0]), bshape], [g]);

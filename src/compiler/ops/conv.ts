@@ -109,14 +109,15 @@ defineOp('ConvWeightGrad', {
     const [x, gy] = n.inputs;
     const a = attrsOf(n);
     const k = n.attrs.kernel as number[];
-    const xt = cx.fresh('xt'), gt = cx.fresh('gyt'), r = cx.fresh('dwt');
+    const [N, C, H, W] = x.shape, [M, Ho, Wo] = [gy.shape[1], gy.shape[2], gy.shape[3]];
+    const size = [0, 1].map((i) => convOutSize(x.shape[2 + i], gy.shape[2 + i], a.dilations[i], a.strides[i], a.pads[i], a.pads[i + 2]));
+    const xt = cx.fresh('xt', [C, N, H, W]), gt = cx.fresh('gyt', [M, N, Ho, Wo]), r = cx.fresh('dwt', [C, M, ...size]);
     cx.node('Transpose', [cx.name(x)], [xt], { perm: [1, 0, 2, 3] });
     cx.node('Transpose', [cx.name(gy)], [gt], { perm: [1, 0, 2, 3] });
     cx.node('Conv', [xt, gt], [r], { strides: a.dilations, dilations: a.strides, pads: a.pads, kernel_shape: gy.shape.slice(2) });
-    const size = [0, 1].map((i) => convOutSize(x.shape[2 + i], gy.shape[2 + i], a.dilations[i], a.strides[i], a.pads[i], a.pads[i + 2]));
     let full = r;
     if (size[0] !== k[0] || size[1] !== k[1]) {
-      full = cx.fresh('dwt_k');
+      full = cx.fresh('dwt_k', [C, M, ...k]);
       cx.node('Slice', [r, cx.ints([0, 0]), cx.ints(k), cx.ints([2, 3])], [full]);
     }
     cx.node('Transpose', [full], [cx.name(n.outputs[0])], { perm: [1, 0, 2, 3] });

@@ -22,7 +22,8 @@ export type LowerAttr = number | number[] | string | ConstData | SubgraphAttr;
 /** What lowering needs: names of values, and a way to add ONNX nodes, int64 constants and subgraphs. */
 export interface LowerCtx {
   name(v: Value): string;
-  fresh(hint: string): string;
+  /** A new name for a lowering temporary of this shape (float32 unless said; its shape goes to value_info). */
+  fresh(hint: string, shape: Shape, dtype?: DType): string;
   node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, LowerAttr>): void;
   ints(values: readonly number[]): string;
   /** Emit `g` as a GraphProto nested in the current graph: values it uses but does not define resolve to the
