@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { GanDef } from '../dsl/gan.ts';
 import { GancError } from '../errors.ts';
 import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
-import { ensureBuiltinData } from '../runtime/data/logos.ts';
+import { describeData, ensureBuiltinData } from '../runtime/data/logos.ts';
 import { checkSameModel, damagedName, type LatestCheckpoint, previousOf, readCheckpointMeta, readLatestCheckpoint } from '../runtime/checkpoint.ts';
 import { HELD_OUT_FRACTION, HELD_OUT_SEED, heldOutSplit } from '../runtime/data/split.ts';
 import type { Device } from '../runtime/ort.ts';
@@ -125,7 +125,7 @@ async function trainInFolder(args: RunArgs, loaded: GanDef, out: string): Promis
   decoding.stop();
   const skipped = skippedSummary(data);
   if (skipped) log(`${dataDir}: ${skipped}`);
-  log(`data: ${data.count} images from ${dataDir}${data.classes ? ` (classes: ${data.classes.join(', ')})` : ''}`);
+  log(await describeData(data, dataDir));
 
   const split = def.classes && data.labels ? heldOutSplit(data) : undefined;
   if (split?.heldOut.length) log(`${split.heldOut.length} labelled images held out for ganc eval (${HELD_OUT_FRACTION * 100}% of each class)`);
