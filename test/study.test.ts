@@ -30,7 +30,7 @@ function scores(dir: string) {
   return Object.fromEntries(RUNS.map((r) => [r, readEvals(join(dir, r, 'evals.jsonl')).map(({ step, swd, swdAvg, msssim }) => ({ step, swd, swdAvg, msssim }))]));
 }
 
-test('a study killed with kill -9 resumes to the numbers of its --commands run by hand; finished runs are not rerun; the report is the runs\' evaluations', { timeout: 240_000 }, async () => {
+test('a study killed with kill -9 resumes to the numbers of its --commands run by hand; finished runs are not rerun; the report is the runs\' evaluations', { timeout: 600_000 }, async () => {
   const e = await env();
   const killed = await tempDir('study-killed');
   const byHand = await tempDir('study-hand');
@@ -52,7 +52,7 @@ test('a study killed with kill -9 resumes to the numbers of its --commands run b
   const child = await spawnGanc(['study', ...common(killed)], e);
   const first = finished(child);
   const firstEvals = join(killed, RUNS[0], 'evals.jsonl');
-  for (let i = 0; i < 600 && !readEvals(firstEvals).some((r) => r.step === 3); i++) await sleep(100);
+  for (let i = 0; i < 2400 && !readEvals(firstEvals).some((r) => r.step === 3); i++) await sleep(100);
   child.kill('SIGKILL');
   await first;
   assert.ok(!readEvals(firstEvals).some((r) => r.step === 6), 'killed before the first run finished');
