@@ -102,7 +102,9 @@ export function buildReport(s: StudyJson, dir: string, floor?: Floor): StudyRepo
   const done = results.filter((r) => r.state === 'finished');
   const total = done.reduce((t, r) => t + r.seconds, 0);
   const notes: string[] = [];
-  const minSeeds = Math.min(...models.map((m) => m.final?.swdAvg.n ?? 0));
+  // The fewest seeds a verdict rests on (models with none finished have no verdict); the plan's count before any.
+  const seedsDone = models.flatMap((m) => (m.final ? [m.final.swdAvg.n] : []));
+  const minSeeds = seedsDone.length ? Math.min(...seedsDone) : s.seeds.length;
   notes.push(`Verdicts: Welch's t-test (two-sided) of each model's per-seed values against the baseline's; "better" or "worse" only at p < 0.05, else "no detectable difference". ` +
     (minSeeds <= 3 ? `With ${minSeeds} seed${minSeeds === 1 ? '' : 's'} per model the test has little power: only large, consistent differences can show, and "no detectable difference" does not mean "no difference".` : ''));
   const sizes = new Set(models.map((m) => m.size));
