@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { GancError } from '../errors.ts';
-import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
+import { loadImageFolder, skippedSummary, unlabelledCount } from '../runtime/data/images.ts';
 import { ensureBuiltinData } from '../runtime/data/logos.ts';
 import { checkSameModel, readCheckpoint } from '../runtime/checkpoint.ts';
 import { HELD_OUT_FRACTION, HELD_OUT_SEED, heldOutSplit } from '../runtime/data/split.ts';
@@ -31,6 +31,7 @@ export interface RunArgs {
   force: boolean;
   maxMinutes?: number;
   stepsPerRun: number;
+  heldOut?: number;
 }
 
 function log(msg: string) {
@@ -60,6 +61,10 @@ export async function runTraining(args: RunArgs): Promise<void> {
     throw new GancError('this run folder already has a checkpoint: add --resume to continue it, or --force to start over (or choose another --out)', { file: paths.dir });
   }
   const seed = args.seed ?? saved?.seed ?? 0;
+  const heldOut = args.heldOut ?? saved?.heldOut?.fraction ?? HELD_OUT_FRACTION;
+  if (saved?.heldOut && heldOut !== saved.heldOut.fraction) {
+    throw new GancError(`--held-out ${heldOut} differs from the run's ${saved.heldOut.fraction} (run.json): a resumed run keeps its split`, { file: paths.config });
+  }
   const compiled = compileWith(args.model, loaded, { batch: args.batch ?? saved?.batch, seed });
   const { def, hash } = compiled;
   // Before anything is written: a refused resume must leave run.json (which names the model) as it was.
@@ -78,20 +83,22 @@ export async function runTraining(args: RunArgs): Promise<void> {
   decoding.stop();
   const skipped = skippedSummary(data);
   if (skipped) log(`${dataDir}: ${skipped}`);
-  log(`data: ${data.count} images from ${dataDir}${data.classes ? ` (classes: ${data.classes.join(', ')})` : ''}`);
+  const unlabelled = unlabelledCount(data);
+  log(`data: ${data.count} images from ${dataDir}${data.classes ? ` (classes: ${data.classes.join(', ')})` : ''}` +
+    (unlabelled ? `, ${data.count - unlabelled} labelled and ${unlabelled} unlabelled` : ''));
 
-  const split = def.classes && data.labels ? heldOutSplit(data) : undefined;
-  if (split?.heldOut.length) log(`${split.heldOut.length} labelled images held out for ganc eval (${HELD_OUT_FRACTION * 100}% of each class)`);
+  const split = def.classes && data.labels ? heldOutSplit(data, { fraction: heldOut }) : undefined;
+  if (split?.heldOut.length) log(`${split.heldOut.length} labelled images held out for ganc eval (${+(heldOut * 100).toFixed(2)}% of each class)`);
   const perEpoch = Math.floor((split?.train.length ?? data.count) / def.batch);
   const steps = args.steps ?? (args.epochs !== undefined ? args.epochs * perEpoch : saved?.steps ?? 25 * perEpoch);
   writeJson(paths.config, {
     model: args.model, data: dataArg, batch: def.batch, seed, steps,
-    ...(split ? { heldOut: { fraction: HELD_OUT_FRACTION, seed: HELD_OUT_SEED, images: split.heldOut.length } } : {}),
+    ...(split ? { heldOut: { fraction: heldOut, seed: HELD_OUT_SEED, images: split.heldOut.length } } : {}),
   } satisfies RunConfig);
 
   const r = await train(compiled, data, {
     out, steps, seed, device: args.device, threads: args.threads, sampleEvery: args.sampleEvery, ckptEvery: args.ckptEvery,
-    resume: args.resume, force: args.force, modelHash: hash, stepsPerRun: args.stepsPerRun,
+    resume: args.resume, force: args.force, modelHash: hash, stepsPerRun: args.stepsPerRun, heldOut,
     maxSeconds: args.maxMinutes !== undefined ? args.maxMinutes * 60 : undefined,
   });
   log(`${r.interrupted ? 'stopped' : 'done'} at step ${r.step}/${steps}: samples in ${path.join(out, 'samples')}, losses in ${paths.lossCurve}, checkpoint ${paths.checkpoint}`);
@@ -115,12 +122,15 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'execution provider' })
     .option('steps-per-run', { type: 'number', default: 1, describe: 'iterations per onnxruntime call (one fused graph; state crosses to the device once per call)' })
     .option('max-minutes', { type: 'number', describe: 'stop after this much training time (checkpoint kept; --resume continues)' })
+    .option('held-out', { type: 'number', describe: `labelled models: fraction of each class kept out of training for ganc eval's accuracy (default ${HELD_OUT_FRACTION}; 0 with a separate test folder, ganc eval --test)` })
     .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its checkpoint' })
     .option('force', { type: 'boolean', default: false, describe: 'resume although the model changed / overwrite an existing run' })
     .check((a) => {
       positiveInts(a, ['steps', 'epochs', 'batch', 'threads', 'sample-every', 'ckpt-every', 'steps-per-run']);
       const m = a['max-minutes'] as number | undefined;
       if (m !== undefined && !(m > 0)) throw new Error('--max-minutes must be a positive number');
+      const h = a['held-out'] as number | undefined;
+      if (h !== undefined && !(h >= 0 && h < 1)) throw new Error('--held-out must be a fraction in [0, 1)');
       return true;
     }) as never,
   handler: (args) => runTraining(args),

@@ -5,8 +5,9 @@
 import ort from 'onnxruntime-node';
 import type { GanDef } from '../dsl/gan.ts';
 import { seqName } from '../compiler/fuse_steps.ts';
+import { GancError } from '../errors.ts';
 import { Rng } from '../random.ts';
-import { batchToFloat, type Dataset } from './data/images.ts';
+import { batchToFloat, type Dataset, imageChannels, UNLABELLED_FOLDER } from './data/images.ts';
 import type { GraphRunner } from './steps.ts';
 
 /** Uniform [-1, 1] or standard normal noise. */
@@ -92,6 +93,7 @@ export class Batches {
   readonly imgLen: number;
   readonly zLen: number;
   private readonly img: number[];
+  private readonly channels: 1 | 3;
   private readonly real: Float32Array;
   private readonly labelledBuf?: Float32Array;
   private readonly z: Float32Array;
@@ -100,6 +102,7 @@ export class Batches {
     private readonly def: GanDef, private readonly data: Dataset, readonly order: DataOrder, readonly noise: Rng,
     private readonly labelled: LabelledOrder | undefined, private readonly K: number,
   ) {
+    this.channels = imageChannels(def.image.channels, `model ${def.name}`);
     this.img = [def.image.channels, def.image.size, def.image.size];
     this.imgLen = def.batch * this.img[0] * this.img[1] * this.img[2];
     this.zLen = def.batch * def.z.size;
@@ -113,6 +116,15 @@ export class Batches {
     return runners.some(needsLabelled);
   }
 
+  /** A loss that reads the labels of every real batch (ctx.labels) cannot train on unlabelled images. */
+  static checkLabelsOfReal(runners: GraphRunner[], data: Dataset, pool: Uint32Array): void {
+    if (!runners.some(needsLabels) || !data.labels) return;
+    const unlabelled = pool.reduce((n, i) => n + (data.labels![i] < 0 ? 1 : 0), 0);
+    if (unlabelled) {
+      throw new GancError(`the model's loss uses the labels of every real batch (ctx.labels), but ${unlabelled} images have none (${UNLABELLED_FOLDER}/); use ctx.labelled for the labelled batch, or remove them`, { file: data.source });
+    }
+  }
+
   private get noisePerIteration(): number {
     return (1 + this.def.gUpdatesPerD) * this.zLen;
   }
@@ -121,9 +133,9 @@ export class Batches {
   private draw(it: number, i: number): Draw {
     const { imgLen, zLen } = this;
     const idx = this.order.next();
-    batchToFloat(this.data, idx, this.real.subarray(i * imgLen, (i + 1) * imgLen));
+    batchToFloat(this.data, idx, this.real.subarray(i * imgLen, (i + 1) * imgLen), this.channels);
     const lidx = this.labelled?.at(it);
-    if (lidx) batchToFloat(this.data, lidx, this.labelledBuf!.subarray(i * imgLen, (i + 1) * imgLen));
+    if (lidx) batchToFloat(this.data, lidx, this.labelledBuf!.subarray(i * imgLen, (i + 1) * imgLen), this.channels);
     for (let j = 0; j < 1 + this.def.gUpdatesPerD; j++) this.z.set(sampleNoise(this.noise, zLen, this.def.z.dist), (i * (1 + this.def.gUpdatesPerD) + j) * zLen);
     return { idx, lidx, epoch: this.order.epoch };
   }
