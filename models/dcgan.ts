@@ -23,6 +23,8 @@ export interface DOptions {
   logits?: number;
   /** Applied to the output of conv `layer` (1-based) before the next conv (e.g. minibatch discrimination). */
   between?: (h: Tensor, layer: number) => Tensor;
+  /** Batch norm after the 2nd, 3rd, … conv (default true). */
+  batchNorm?: boolean;
 }
 
 const mult = (i: number) => Math.min(2 ** i, 8);
@@ -37,13 +39,14 @@ export function generator(z: Tensor, { size, gf, channels, stages = 4 }: DcganSi
   return tanh(deconv2d(h, channels));
 }
 
-/** Four (`stages`) stride-2 convs (BN from the second on), lrelu 0.2; features h1, h2, … are the outputs of the 2nd,
+/** Four (`stages`) stride-2 convs (BN from the second on, unless `batchNorm: false`), lrelu 0.2; features h1, h2, … are the outputs of the 2nd,
  * 3rd, … conv; the flattened last conv is the feature layer (`penultimate`). */
-export function discriminator(x: Tensor, { df, stages = 4 }: DcganSize, { logits = 1, between }: DOptions = {}) {
+export function discriminator(x: Tensor, { df, stages = 4 }: DcganSize, { logits = 1, between, batchNorm: bn = true }: DOptions = {}) {
   let h = leakyRelu(conv2d(x, df));
   const features: Record<string, Tensor> = {};
   for (let i = 1; i < stages; i++) {
-    h = leakyRelu(batchNorm(conv2d(between ? between(h, i) : h, mult(i) * df)));
+    const c = conv2d(between ? between(h, i) : h, mult(i) * df);
+    h = leakyRelu(bn ? batchNorm(c) : c);
     features[`h${i}`] = h;
   }
   features.penultimate = flatten(h);
