@@ -217,7 +217,10 @@ describe('folders', () => {
     const junk = join(tmp, 'junk');
     await mkdir(junk);
     await cp(join(ODD, 'notes.txt'), join(junk, 'notes.txt'));
+    const cached = async () => (await readdir(cache).catch(() => [])).length;
+    const before = await cached();
     await rejectsGanc(loadImageFolder(junk, { size: 32, cacheDir: cache }), junk, 'no images found (1 file, none a usable image)');
+    assert.equal(await cached(), before, 'a folder with nothing usable is not cached (decoded afresh next time)');
     await rejectsGanc(loadImageFolder(ODD, { size: 32, minCount: 64, cacheDir: cache }), ODD, 'only 8 images, at least 64 needed');
   });
 

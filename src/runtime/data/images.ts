@@ -71,7 +71,7 @@ export async function loadImageFolder(dir: string, opts: LoadOptions): Promise<D
   let ds = await readCache(cacheFile, source);
   if (!ds) {
     ds = await decodeAll(files, classes, source, opts);
-    await writeCache(cacheFile, ds);
+    if (ds.count > 0) await writeCache(cacheFile, ds); // nothing usable: an error below, tried afresh next time
   }
   checkCounts(ds, opts.minCount ?? 1);
   return ds;
