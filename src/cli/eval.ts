@@ -158,8 +158,8 @@ async function testSet(dir: string, data: Dataset, size: number): Promise<Scored
   if (test.classes!.join() !== (data.classes ?? []).join()) {
     throw new GancError(`its classes (${test.classes!.join(', ')}) are not the training data's (${(data.classes ?? []).join(', ')})`, { file: test.source });
   }
+  // Images of an _unlabelled/ folder are not scored; loadImageFolder has made sure each class has some.
   const indices = Uint32Array.from({ length: test.count }, (_, i) => i).filter((i) => test.labels![i] >= 0);
-  if (!indices.length) throw new GancError('no labelled images to score (all are in _unlabelled/)', { file: test.source });
   return { data: test, indices, what: { test: { folder: test.source, images: indices.length } } };
 }
 
