@@ -157,7 +157,7 @@ export function evalCaveats(rows: readonly RunSummary[]): string[] {
   differs('SWD patch counts', (e) => e.swd.patchesPerImage);
   for (const r of rows) {
     if (r.eval && r.eval.step !== null && r.steps !== null && r.eval.step !== r.steps) out.push(`${r.label}: eval.json is of step ${r.eval.step}, the run is at step ${r.steps} (run ganc eval again)`);
-    if (r.eval?.classification && r.eval.classification.heldOut.excludedFromTraining === false) out.push(`${r.label}: trained on the held-out images too, so its accuracy is optimistic`);
+    if (r.eval?.classification && r.eval.classification.heldOut?.excludedFromTraining === false) out.push(`${r.label}: trained on the held-out images too, so its accuracy is optimistic`);
   }
   const missing = rows.filter((r) => !r.eval).map((r) => r.label);
   if (missing.length && evals.length) out.push(`no eval.json in ${missing.join(', ')} (run ganc eval on them)`);
