@@ -9,7 +9,10 @@ import { checkSameModel, readCheckpoint } from '../runtime/checkpoint.ts';
 import { HELD_OUT_FRACTION, HELD_OUT_SEED, heldOutSplit } from '../runtime/data/split.ts';
 import type { Device } from '../runtime/ort.ts';
 import { type RunConfig, readJson, runPaths, writeJson } from '../runtime/run_folder.ts';
-import { train } from '../runtime/train.ts';
+import { type TrainHook, train } from '../runtime/train.ts';
+import { DEFAULT_EVAL_ALONG_N, evalHook, evalRealImages, evalsFile, readEvals, truncateEvals } from '../runtime/eval_along.ts';
+import type { GanDef } from '../dsl/gan.ts';
+import { STUDY_CHILD_ENV } from '../runtime/study/runner.ts';
 import { createProgress, type Progress } from '../runtime/progress.ts';
 import { compileWith } from './compile.ts';
 import { loadModel } from './load_model.ts';
@@ -31,6 +34,12 @@ export interface RunArgs {
   force: boolean;
   maxMinutes?: number;
   stepsPerRun: number;
+  /** Resume if the folder has a checkpoint, start if not, stop at once if it is finished. */
+  continue?: boolean;
+  evalEvery?: number;
+  evalN?: number;
+  /** ORT worker threads spin while idle (--no-spin when several runs share the cores). */
+  spin?: boolean;
 }
 
 function log(msg: string) {
@@ -50,10 +59,26 @@ function progressFor(title: string): { onProgress: (done: number, total: number)
   };
 }
 
+/** --continue: whether the run in `out` has reached `steps` (and, with evaluation, evaluated its last step). */
+function finished(out: string, steps: number | undefined, evaluating: boolean): boolean {
+  const paths = runPaths(out);
+  const target = steps ?? readJson<RunConfig>(paths.config)?.steps;
+  if (target === undefined || !existsSync(paths.checkpoint)) return false;
+  if (readCheckpoint(paths.checkpoint).meta.step < target) return false;
+  return !evaluating || readEvals(evalsFile(out)).some((r) => r.step === target);
+}
+
 export async function runTraining(args: RunArgs): Promise<void> {
   const loaded = await loadModel(args.model);
   const out = args.out ?? path.join('runs', loaded.name);
   const paths = runPaths(out);
+  if (args.continue) {
+    if (finished(out, args.steps, args.evalEvery !== undefined)) {
+      log(`${out}: already finished (${args.steps ?? readJson<RunConfig>(paths.config)?.steps} steps); nothing to do`);
+      return;
+    }
+    args = { ...args, resume: existsSync(paths.checkpoint) };
+  }
   const saved = args.resume ? readJson<RunConfig>(paths.config) : undefined;
   if (args.resume && !existsSync(paths.checkpoint)) throw new GancError('--resume: no checkpoint in this run folder', { file: paths.dir });
   if (!args.resume && existsSync(paths.checkpoint) && !args.force) {
@@ -89,13 +114,29 @@ export async function runTraining(args: RunArgs): Promise<void> {
     ...(split ? { heldOut: { fraction: HELD_OUT_FRACTION, seed: HELD_OUT_SEED, images: split.heldOut.length } } : {}),
   } satisfies RunConfig);
 
+  const hooks = args.evalEvery !== undefined ? [await evaluationAlong(args, def, dataArg, out, steps, args.resume ? readCheckpoint(paths.checkpoint).meta.step : -1)] : [];
   const r = await train(compiled, data, {
-    out, steps, seed, device: args.device, threads: args.threads, sampleEvery: args.sampleEvery, ckptEvery: args.ckptEvery,
+    out, steps, seed, device: args.device, threads: args.threads, spinning: args.spin, hooks, sampleEvery: args.sampleEvery, ckptEvery: args.ckptEvery,
     resume: args.resume, force: args.force, modelHash: hash, stepsPerRun: args.stepsPerRun,
     maxSeconds: args.maxMinutes !== undefined ? args.maxMinutes * 60 : undefined,
   });
   log(`${r.interrupted ? 'stopped' : 'done'} at step ${r.step}/${steps}: samples in ${path.join(out, 'samples')}, losses in ${paths.lossCurve}, checkpoint ${paths.checkpoint}`);
   if (r.interrupted) process.exitCode = 130;
+}
+
+/**
+ * The evaluation hook of --eval-every: real images from the run's --data, or the built-in logos (also for a labelled
+ * model trained on logos + app icons: every model of a study is scored against the same images). evals.jsonl is cut
+ * back to the step training starts from (-1: a fresh start empties it).
+ */
+async function evaluationAlong(args: RunArgs, def: GanDef, dataArg: string | undefined, out: string, steps: number, from: number): Promise<TrainHook> {
+  const dir = dataArg ?? (await ensureBuiltinData(def.image.size, false));
+  const data = await loadImageFolder(dir, { size: def.image.size, labels: false, minCount: 2 });
+  const real = evalRealImages(data, args.evalN ?? DEFAULT_EVAL_ALONG_N);
+  const file = evalsFile(out);
+  truncateEvals(file, from);
+  log(`evaluating every ${args.evalEvery} steps: ${real.n} generated vs ${real.n} real images from ${dir} (SWD, MS-SSIM) → ${file}`);
+  return evalHook({ every: args.evalEvery!, steps, real, file });
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -116,12 +157,27 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('steps-per-run', { type: 'number', default: 1, describe: 'iterations per onnxruntime call (one fused graph; state crosses to the device once per call)' })
     .option('max-minutes', { type: 'number', describe: 'stop after this much training time (checkpoint kept; --resume continues)' })
     .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its checkpoint' })
+    .option('continue', { type: 'boolean', default: false, describe: 'resume if --out has a checkpoint, else start; do nothing if it is finished (for schedulers and studies)' })
+    .option('eval-every', { type: 'number', describe: 'evaluate every N steps and at the last (SWD, MS-SSIM → evals.jsonl)' })
+    .option('eval-n', { type: 'number', describe: `images per side for --eval-every (default ${DEFAULT_EVAL_ALONG_N})` })
+    .option('spin', { type: 'boolean', default: true, describe: 'let idle onnxruntime threads spin (--no-spin when several runs share the cores)' })
     .option('force', { type: 'boolean', default: false, describe: 'resume although the model changed / overwrite an existing run' })
     .check((a) => {
-      positiveInts(a, ['steps', 'epochs', 'batch', 'threads', 'sample-every', 'ckpt-every', 'steps-per-run']);
+      positiveInts(a, ['steps', 'epochs', 'batch', 'threads', 'sample-every', 'ckpt-every', 'steps-per-run', 'eval-every', 'eval-n']);
+      if (a['eval-n'] !== undefined && a['eval-every'] === undefined) throw new Error('--eval-n needs --eval-every');
+      if (a.continue && a.resume) throw new Error('--continue already resumes when it can: drop --resume');
       const m = a['max-minutes'] as number | undefined;
       if (m !== undefined && !(m > 0)) throw new Error('--max-minutes must be a positive number');
       return true;
     }) as never,
-  handler: (args) => runTraining(args),
+  handler: async (args) => {
+    // A study's child: stop with the study runner (its pipe on stdin closes when it dies, even by kill -9).
+    const child = process.env[STUDY_CHILD_ENV] === '1';
+    if (child) process.stdin.on('end', () => process.exit(137)).resume();
+    try {
+      await runTraining(args);
+    } finally {
+      if (child) process.stdin.destroy();
+    }
+  },
 };

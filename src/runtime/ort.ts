@@ -10,6 +10,11 @@ export type Device = 'cpu' | 'cuda';
 export interface SessionOptions {
   device?: Device;
   threads?: number;
+  /**
+   * Let idle worker threads spin (ORT's default; fastest alone). Off when several trainings share the cores: spinning
+   * threads then steal each other's time (FACTS.md).
+   */
+  spinning?: boolean;
   /** Write ORT's profile (per-node times) with this file prefix. */
   profile?: string;
 }
@@ -29,6 +34,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
     enableMemPattern: false,
     ...(device === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+    ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
     ...(opts.profile ? { enableProfiling: true, profileFilePrefix: opts.profile } : {}),
   };
   try {

@@ -26,11 +26,15 @@ import { openSessions, type GraphRunner, type Sessions } from './steps.ts';
 export interface TrainHook {
   every: number;
   run: (step: number, trainer: TrainerView) => Promise<void>;
+  /** Before the first iteration of this process (fresh or resumed), at the step it starts from. */
+  start?: (step: number, trainer: TrainerView) => Promise<void>;
 }
 
 /** What a hook may use: the generator at the current state. */
 export interface TrainerView {
   readonly def: GanDef;
+  /** Seconds since this process started training (metrics.jsonl's time). */
+  readonly seconds: number;
   /** n images [n, C, H, W] in [-1, 1] from z [n, zdim]. */
   generate(z: Float32Array, n: number): Promise<Float32Array>;
 }
@@ -42,6 +46,8 @@ export interface TrainOptions {
   seed: number;
   device: Device;
   threads?: number;
+  /** ORT worker threads spin while idle (default true; off when several runs share the cores). */
+  spinning?: boolean;
   sampleEvery: number;
   ckptEvery: number;
   resume: boolean;
@@ -90,7 +96,7 @@ export async function train(compiled: Compiled, data: Dataset, opts: TrainOption
   const paths = runPaths(opts.out);
   mkdirSync(paths.samples, { recursive: true });
   const start = opts.resume ? resumeFrom(c, paths, pool, opts) : freshStart(c, paths, pool, opts);
-  const sessions = await openSessions(c, { device: opts.device, threads: opts.threads });
+  const sessions = await openSessions(c, { device: opts.device, threads: opts.threads, spinning: opts.spinning });
   return new Trainer(c, data, pool, paths, start, sessions, opts).run();
 }
 
@@ -173,6 +179,7 @@ class Trainer implements TrainerView {
     const { opts } = this;
     const progress = createProgress({ total: opts.steps, startStep: this.step, title: this.def.name, stream: opts.stream, budgetSec: opts.maxSeconds });
     try {
+      for (const h of opts.hooks ?? []) await h.start?.(this.step, this);
       while (this.step < opts.steps && !this.interrupted && !this.overBudget()) {
         const t1 = performance.now();
         const chunk = this.sessions.fused && this.room() >= this.K ? await this.fusedSteps() : await this.singleStep();
@@ -271,6 +278,10 @@ class Trainer implements TrainerView {
       rng: { noise: batches.noise.getState() }, data: { epoch: batches.order.epoch, pos: batches.order.pos }, time: new Date().toISOString(),
     };
     writeCheckpoint(paths.checkpoint, meta, store);
+  }
+
+  get seconds(): number {
+    return (performance.now() - this.t0) / 1000;
   }
 
   async generate(z: Float32Array, n: number): Promise<Float32Array> {

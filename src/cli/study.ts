@@ -1,0 +1,93 @@
+/**
+ * `ganc study STUDY.ts [-o DIR] [--jobs N]`: train every (model, seed) of a study as a run folder DIR/<key>/seed-<s>,
+ * then write the report; `--commands` prints the runs' commands instead (for a cluster scheduler); `--report DIR`
+ * writes the report of whatever has finished.
+ */
+import type { CommandModule } from 'yargs';
+import path from 'node:path';
+import type { GanDef } from '../dsl/gan.ts';
+import { GancError } from '../errors.ts';
+import { ensureBuiltinData } from '../runtime/data/logos.ts';
+import { studyFloor } from '../runtime/study/floor.ts';
+import { type StudyJson, commandLine, pairs, readStudyJson, runArgs, studyJson, writeStudyJson } from '../runtime/study/plan.ts';
+import { writeStudyReport } from '../runtime/study/write_report.ts';
+import { runStudy } from '../runtime/study/runner.ts';
+import { loadModel, loadStudy } from './load_model.ts';
+import { positiveInts } from './options.ts';
+
+export interface StudyArgs {
+  study?: string;
+  out?: string;
+  jobs: number;
+  threads?: number;
+  commands: boolean;
+  report?: string;
+  resume: boolean;
+}
+
+const log = (msg: string) => process.stderr.write(msg + '\n');
+
+/** The study file's definition as study.json (every model loaded, so a broken one fails before anything runs). */
+async function planStudy(file: string): Promise<StudyJson> {
+  const def = await loadStudy(file);
+  const ref = path.relative(process.cwd(), path.resolve(file)) || file;
+  const loaded: Record<string, GanDef> = {};
+  for (const k of Object.keys(def.models)) loaded[k] = await loadModel(`${ref}#${k}`);
+  return studyJson(def, ref, loaded);
+}
+
+/** The built-in data each run needs, rendered once here rather than by several runs at once. */
+async function prepareData(s: StudyJson): Promise<void> {
+  if (s.data !== undefined) return;
+  for (const m of Object.values(s.models)) {
+    await ensureBuiltinData(m.size, false);
+    if (m.classes) await ensureBuiltinData(m.size, true);
+  }
+}
+
+async function report(dir: string): Promise<void> {
+  const s = readStudyJson(dir);
+  const floor = await studyFloor(s, dir);
+  const r = await writeStudyReport(s, dir, floor);
+  console.log(r.text);
+  log(`wrote ${r.files.join(', ')}`);
+}
+
+export async function studyMain(a: StudyArgs): Promise<void> {
+  if (a.report !== undefined) return report(a.report);
+  if (!a.study) throw new GancError('name a study file (ganc study STUDY.ts), or a study folder with --report DIR');
+  const s = await planStudy(a.study);
+  const dir = a.out ?? path.join('runs', `study-${s.name}`);
+  writeStudyJson(dir, s);
+  if (a.commands) {
+    for (const p of pairs(s, dir)) console.log(commandLine(runArgs(s, p, { threads: a.threads })));
+    return;
+  }
+  await prepareData(s);
+  await studyFloor(s, dir);
+  const r = await runStudy(readStudyJson(dir), dir, { jobs: a.jobs, threads: a.threads });
+  await report(dir);
+  if (r.interrupted) process.exitCode = 130;
+  else if (r.failed.length) {
+    throw new GancError(`${r.failed.length} run${r.failed.length > 1 ? 's' : ''} failed (${r.failed.map((f) => `${f.pair.key} seed ${f.pair.seed}`).join(', ')}): see log.txt in ${r.failed.length > 1 ? 'their folders' : 'its folder'}; rerun to retry`, { file: dir });
+  }
+}
+
+export const studyCommand: CommandModule<object, StudyArgs> = {
+  command: 'study [study]',
+  describe: 'train several models over several seeds, evaluated along training, and report which beat the baseline',
+  builder: (y) => y
+    .positional('study', { type: 'string', describe: 'study file (.ts): export default study({...})' })
+    .option('out', { alias: 'o', type: 'string', describe: 'study folder (default runs/study-<name>)' })
+    .option('jobs', { type: 'number', default: 1, describe: 'runs at once (the cores are split between them)' })
+    .option('threads', { type: 'number', describe: 'threads per run (default: cores / jobs)' })
+    .option('commands', { type: 'boolean', default: false, describe: 'print one `ganc run` command per run (for a cluster scheduler) instead of running' })
+    .option('report', { type: 'string', describe: 'write the report of study folder DIR from the runs that have finished' })
+    .option('resume', { type: 'boolean', default: false, describe: 'continue an interrupted study (what rerunning always does: finished runs are skipped)' })
+    .check((a) => {
+      positiveInts(a, ['jobs', 'threads']);
+      if (a.report !== undefined && a.study !== undefined) throw new Error('--report DIR reads the folder: give no study file with it');
+      return true;
+    }) as never,
+  handler: (a) => studyMain(a),
+};
