@@ -1,6 +1,6 @@
 /** `ganc export RUN` and `ganc sample generator.onnx|RUN`. */
 import type { CommandModule } from 'yargs';
-import { existsSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import type { Compiled } from '../compiler/compile.ts';
@@ -11,7 +11,7 @@ import { exportGenerator } from '../runtime/export.ts';
 import { createSession } from '../runtime/ort.ts';
 import { generatorInfo } from '../runtime/onnx_meta.ts';
 import { writeSampleGrid } from '../runtime/pictures.ts';
-import { type RunConfig, readJson, runPaths } from '../runtime/run_folder.ts';
+import { type RunConfig, readJson, runPaths, writeFileAtomicSync } from '../runtime/run_folder.ts';
 import { sampleNoise } from '../runtime/batches.ts';
 import { compileModelFile } from './compile.ts';
 
@@ -31,8 +31,7 @@ export async function exportRun(dir: string, out: string | undefined, force = fa
   const { compiled, meta, state, hash } = await openRun(dir, force);
   const bytes = exportGenerator(compiled, state, { step: meta.step, modelHash: hash });
   const file = out ?? path.join(dir, 'generator.onnx');
-  writeFileSync(file + '.tmp', bytes);
-  renameSync(file + '.tmp', file);
+  writeFileAtomicSync(file, bytes);
   return file;
 }
 

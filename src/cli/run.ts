@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { GanDef } from '../dsl/gan.ts';
 import { GancError } from '../errors.ts';
 import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
 import { ensureBuiltinData } from '../runtime/data/logos.ts';
@@ -11,8 +12,8 @@ import type { Device } from '../runtime/ort.ts';
 import { type RunConfig, readJson, runPaths, writeJson } from '../runtime/run_folder.ts';
 import { type TrainHook, train } from '../runtime/train.ts';
 import { DEFAULT_EVAL_ALONG_N, evalHook, evalRealImages, evalsFile, readEvals, truncateEvals } from '../runtime/eval_along.ts';
-import type { GanDef } from '../dsl/gan.ts';
 import { STUDY_CHILD_ENV } from '../runtime/study/runner.ts';
+import { acquireRunLock } from '../runtime/run_lock.ts';
 import { createProgress, type Progress } from '../runtime/progress.ts';
 import { compileWith } from './compile.ts';
 import { loadModel } from './load_model.ts';
@@ -71,6 +72,16 @@ function finished(out: string, steps: number | undefined, evaluating: boolean): 
 export async function runTraining(args: RunArgs): Promise<void> {
   const loaded = await loadModel(args.model);
   const out = args.out ?? path.join('runs', loaded.name);
+  // Before the folder is looked at or written: a second writer stops here, having changed nothing.
+  const lock = await acquireRunLock(out, `ganc run ${args.model}${args.resume ? ' --resume' : ''}`);
+  try {
+    await trainInFolder(args, loaded, out);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainInFolder(args: RunArgs, loaded: GanDef, out: string): Promise<void> {
   const paths = runPaths(out);
   if (args.continue) {
     if (finished(out, args.steps, args.evalEvery !== undefined)) {

@@ -60,10 +60,17 @@ export function appendMetrics(file: string, rows: MetricsRow[]): void {
   appendFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
 
+/** Via a temporary file of this process and a rename: readers (and other writers, e.g. two `ganc eval` of one run)
+ * see the old or the new file, never a torn one. */
 export function writeJson(file: string, value: unknown): void {
+  writeFileAtomicSync(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file + '.tmp', JSON.stringify(value, null, 2) + '\n');
-  renameSync(file + '.tmp', file);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, file);
 }
 
 export function readJson<T>(file: string): T | undefined {

@@ -5,6 +5,7 @@
 import { readFile, readlink, readdir, rename, rm, symlink, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GancError } from '../../errors.ts';
+import { pidAlive } from '../liveness.ts';
 import { defaultCacheRoot, writeFileAtomic } from './cache.ts';
 import { renderAll } from './render.ts';
 import { iconifyFlatColorIcons, iconifyLogos, PAPIRUS_APPS, papirusApps, simpleIcons, takeInTurn } from './sources.ts';
@@ -138,15 +139,6 @@ async function isComplete(dir: string, sources: string[]): Promise<boolean> {
 async function removeAbandoned(root: string, name: string): Promise<void> {
   for (const entry of await readdir(root)) {
     const m = entry.startsWith(`${name}.partial-`) ? /(\d+)$/.exec(entry) : null;
-    if (m && !isAlive(Number(m[1]))) await rm(join(root, entry), { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if (m && !pidAlive(Number(m[1]))) await rm(join(root, entry), { recursive: true, force: true });
   }
 }
