@@ -174,14 +174,15 @@ describe('ganc export', () => {
     assert.equal(r.code, 0, show(r));
     assert.equal(r.stdout.trim(), `wrote ${grid}`);
     const png = await readPng(grid);
-    const side = 4 * 16 + 5 * 2;
+    const F = 7; // 74 px, scaled by the smallest whole factor that reaches 512
+    const side = (4 * 16 + 5 * 2) * F;
     assert.deepEqual([png.width, png.height], [side, side]);
     // Tile interiors are generated pixels, not all one colour.
     const colours = new Set<number>();
     for (let t = 0; t < 16; t++) {
       for (let y = 0; y < 16; y++) {
         for (let x = 0; x < 16; x++) {
-          const o = ((2 + Math.floor(t / 4) * 18 + y) * side + 2 + (t % 4) * 18 + x) * 4;
+          const o = ((2 + Math.floor(t / 4) * 18 + y) * F * side + (2 + (t % 4) * 18 + x) * F) * 4;
           colours.add((png.rgba[o] << 16) | (png.rgba[o + 1] << 8) | png.rgba[o + 2]);
         }
       }

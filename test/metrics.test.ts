@@ -151,6 +151,20 @@ test('swd: grows with Gaussian noise, at every level', () => {
   assert.ok(rs[0].average > 1, `noise 0.05 average ${rs[0].average}`);
 });
 
+test('swd: a cache of the second set gives the same values, and is refilled when the options change', () => {
+  const real = logoSet();
+  const cache = { levels: [] as Float32Array[] };
+  for (const [sigma, seed] of [[0.1, 1], [0.3, 1], [0.3, 2]] as const) {
+    const gen = noisySet(real, sigma);
+    const plain = slicedWasserstein(gen, real, { seed, dirsPerRepeat: 16, repeats: 2 });
+    const first = slicedWasserstein(gen, real, { seed, dirsPerRepeat: 16, repeats: 2, cacheB: cache });
+    const cached = slicedWasserstein(gen, real, { seed, dirsPerRepeat: 16, repeats: 2, cacheB: cache });
+    assert.deepEqual(first, plain);
+    assert.deepEqual(cached, plain);
+  }
+  assert.equal(cache.levels.length, pyramidLevels(real.h, real.w));
+});
+
 test('swd: a blurred copy is far from the original, mostly at the finest level', () => {
   const set = logoSet();
   const r = slicedWasserstein(set, blurred(set), { seed: 1 });

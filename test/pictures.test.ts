@@ -7,10 +7,12 @@ import {
   GRID_PAD_GREY,
   SERIES_COLORS,
   formatTick,
+  gridScale,
   imagesToGrid,
   ranges,
   readPng,
   ticks,
+  upscale,
   writeLossCurve,
   writeSampleGrid,
   type RgbaImage,
@@ -95,18 +97,43 @@ test('grid rejects bad channels and short data with GancError', () => {
   assert.throws(() => imagesToGrid(new Float32Array(11), 1, 3, 2, 2), GancError);
 });
 
-test('writeSampleGrid writes a PNG (creating folders) that reads back pixel-exact, no temp files left', async () => {
+test('writeSampleGrid writes a PNG (creating folders) that reads back pixel-exact, scaled up, no temp files left', async () => {
   await withTmp(async (dir) => {
     const images = new Float32Array(16 * 3 * 5 * 5).map((_, i) => Math.sin(i));
     const path = join(dir, 'a', 'b', 'samples.png');
     await writeSampleGrid(path, images, 16, 3, 5, 5);
     const back = await readPng(path);
     const want = imagesToGrid(images, 16, 3, 5, 5);
-    assert.equal(back.width, want.width);
-    assert.equal(back.height, want.height);
-    assert.deepEqual(back.rgba, want.rgba);
+    // 4×4 tiles of 5 px: 30 px wide, so scaled ×18 to 540 (the smallest whole factor reaching 512).
+    assert.equal(want.width, 30);
+    assert.deepEqual([back.width, back.height], [540, 540]);
+    assert.deepEqual(back.rgba, upscale(want, 18).rgba);
     assert.deepEqual(await readdir(join(dir, 'a', 'b')), ['samples.png']);
   });
+});
+
+test('upscale: every pixel becomes an f×f square of its colour', () => {
+  const img = { width: 3, height: 2, rgba: Uint8Array.from({ length: 24 }, (_, i) => i * 10) };
+  const up = upscale(img, 3);
+  assert.deepEqual([up.width, up.height], [9, 6]);
+  for (let y = 0; y < 6; y++) {
+    for (let x = 0; x < 9; x++) assert.deepEqual(pixel(up, x, y), pixel(img, Math.floor(x / 3), Math.floor(y / 3)), `${x},${y}`);
+  }
+  assert.equal(upscale(img, 1), img);
+  assert.throws(() => upscale(img, 1.5), GancError);
+});
+
+test('sample grids of small images are scaled up to at least 512 px wide by a whole factor; 64 px grids are not', () => {
+  const width = (size: number, n = 64) => imagesToGrid(new Float32Array(n * 3 * size * size), n, 3, size, size).width;
+  assert.equal(width(32), 274);
+  assert.equal(gridScale(width(32)), 2); // 548 px
+  assert.equal(gridScale(width(16)), 4); // 146 → 584 px
+  assert.equal(gridScale(width(64)), 1); // 530 px already
+  assert.equal(gridScale(width(128)), 1);
+  for (const size of [8, 16, 24, 32, 48, 64]) {
+    const w = width(size) * gridScale(width(size));
+    assert.ok(w >= 512 && w < 512 + width(size), `${size} px: ${w}`);
+  }
 });
 
 test('write and read failures are GancErrors', async () => {

@@ -65,10 +65,11 @@ describe('ganc run: a short real training run', () => {
     }
   });
 
-  test('sample grids: 8×8 tiles of 16 px with 2 px padding, not constant', async () => {
+  test('sample grids: 8×8 tiles of 16 px with 2 px padding, scaled ×4 to 584 px, not constant', async () => {
     const files = readdirSync(join(out, 'samples')).sort();
     assert.deepEqual(files, ['step_000020.png', 'step_000040.png', 'step_000060.png']);
-    const side = 8 * 16 + 9 * 2;
+    const F = 4;
+    const side = (8 * 16 + 9 * 2) * F;
     const grids = await Promise.all([...files.map((f) => join(out, 'samples', f)), join(out, 'samples.png')].map(readPng));
     for (const g of grids) {
       assert.deepEqual([g.width, g.height], [side, side]);
@@ -81,7 +82,7 @@ describe('ganc run: a short real training run', () => {
         let sum = 0;
         for (let y = 0; y < 16; y++) {
           for (let x = 0; x < 16; x++) {
-            const o = ((y0 + y) * side + x0 + x) * 4;
+            const o = ((y0 + y) * F * side + (x0 + x) * F + (x % F)) * 4; // any pixel of the generated pixel's square
             colours.add((g.rgba[o] << 16) | (g.rgba[o + 1] << 8) | g.rgba[o + 2]);
             sum += g.rgba[o] + g.rgba[o + 1] + g.rgba[o + 2];
           }

@@ -6,7 +6,7 @@ import ort from 'onnxruntime-node';
 import type { Compiled } from '../compiler/compile.ts';
 import { GancError } from '../errors.ts';
 import { Rng } from '../random.ts';
-import { checkSameModel, readCheckpoint, type CheckpointMeta } from '../runtime/checkpoint.ts';
+import { checkSameModel, type CheckpointMeta, fallbackNote, readLatestCheckpoint } from '../runtime/checkpoint.ts';
 import { exportGenerator } from '../runtime/export.ts';
 import { createSession } from '../runtime/ort.ts';
 import { generatorInfo } from '../runtime/onnx_meta.ts';
@@ -21,8 +21,12 @@ export async function openRun(dir: string, force = false): Promise<{ compiled: C
   const saved = readJson<RunConfig>(paths.config);
   if (!saved) throw new GancError('not a ganc run folder (no run.json)', { file: dir });
   const compiled = await compileModelFile(saved.model, { batch: saved.batch, seed: saved.seed });
-  const { meta, tensors } = readCheckpoint(paths.checkpoint);
-  if (!force) checkSameModel(meta, compiled.hash, paths.checkpoint);
+  // The newest intact checkpoint: a run being written replaces checkpoint.bin by a rename, so this is never half a file.
+  const latest = readLatestCheckpoint(paths.checkpoint);
+  const note = fallbackNote(latest);
+  if (note) process.stderr.write(`note: ${note}\n`);
+  const { meta, tensors } = latest;
+  if (!force) checkSameModel(meta, compiled.hash, latest.file);
   const state = new Map([...tensors].map(([k, t]) => [k, t.data as Float32Array]));
   return { compiled, meta, state, hash: compiled.hash };
 }

@@ -6,14 +6,14 @@ import type { GanDef } from '../dsl/gan.ts';
 import { GancError } from '../errors.ts';
 import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
 import { ensureBuiltinData } from '../runtime/data/logos.ts';
-import { checkSameModel, readCheckpoint } from '../runtime/checkpoint.ts';
+import { checkSameModel, damagedName, type LatestCheckpoint, previousOf, readCheckpointMeta, readLatestCheckpoint } from '../runtime/checkpoint.ts';
 import { HELD_OUT_FRACTION, HELD_OUT_SEED, heldOutSplit } from '../runtime/data/split.ts';
 import type { Device } from '../runtime/ort.ts';
 import { type RunConfig, readJson, runPaths, writeJson } from '../runtime/run_folder.ts';
+import { acquireRunLock } from '../runtime/run_lock.ts';
 import { type TrainHook, train } from '../runtime/train.ts';
 import { DEFAULT_EVAL_ALONG_N, evalHook, evalRealImages, evalsFile, readEvals, truncateEvals } from '../runtime/eval_along.ts';
 import { STUDY_CHILD_ENV } from '../runtime/study/runner.ts';
-import { acquireRunLock } from '../runtime/run_lock.ts';
 import { createProgress, type Progress } from '../runtime/progress.ts';
 import { compileWith } from './compile.ts';
 import { loadModel } from './load_model.ts';
@@ -64,9 +64,17 @@ function progressFor(title: string): { onProgress: (done: number, total: number)
 function finished(out: string, steps: number | undefined, evaluating: boolean): boolean {
   const paths = runPaths(out);
   const target = steps ?? readJson<RunConfig>(paths.config)?.steps;
-  if (target === undefined || !existsSync(paths.checkpoint)) return false;
-  if (readCheckpoint(paths.checkpoint).meta.step < target) return false;
+  const step = readCheckpointMeta(paths.checkpoint)?.step ?? -1;
+  if (target === undefined || step < target) return false;
   return !evaluating || readEvals(evalsFile(out)).some((r) => r.step === target);
+}
+
+/** Which checkpoint --resume continues from; with the previous one, why (the damaged one is set aside, not deleted). */
+function resumingFrom(c: LatestCheckpoint): string {
+  const used = `resuming from ${path.basename(c.file)} at step ${c.meta.step}`;
+  if (!c.passedOver) return used;
+  const damaged = c.passedOver.site!.file;
+  return `${used}: ${path.basename(damaged)} is damaged (${c.passedOver.reason}); it is kept as ${path.basename(damagedName(damaged))}`;
 }
 
 export async function runTraining(args: RunArgs): Promise<void> {
@@ -88,18 +96,21 @@ async function trainInFolder(args: RunArgs, loaded: GanDef, out: string): Promis
       log(`${out}: already finished (${args.steps ?? readJson<RunConfig>(paths.config)?.steps} steps); nothing to do`);
       return;
     }
-    args = { ...args, resume: existsSync(paths.checkpoint) };
+    args = { ...args, resume: existsSync(paths.checkpoint) || existsSync(previousOf(paths.checkpoint)) };
   }
   const saved = args.resume ? readJson<RunConfig>(paths.config) : undefined;
-  if (args.resume && !existsSync(paths.checkpoint)) throw new GancError('--resume: no checkpoint in this run folder', { file: paths.dir });
-  if (!args.resume && existsSync(paths.checkpoint) && !args.force) {
+  const hasCheckpoint = existsSync(paths.checkpoint) || existsSync(previousOf(paths.checkpoint));
+  if (args.resume && !hasCheckpoint) throw new GancError('--resume: no checkpoint in this run folder', { file: paths.dir });
+  if (!args.resume && hasCheckpoint && !args.force) {
     throw new GancError('this run folder already has a checkpoint: add --resume to continue it, or --force to start over (or choose another --out)', { file: paths.dir });
   }
   const seed = args.seed ?? saved?.seed ?? 0;
   const compiled = compileWith(args.model, loaded, { batch: args.batch ?? saved?.batch, seed });
   const { def, hash } = compiled;
   // Before anything is written: a refused resume must leave run.json (which names the model) as it was.
-  if (args.resume && !args.force) checkSameModel(readCheckpoint(paths.checkpoint).meta, hash, paths.checkpoint);
+  const from = args.resume ? readLatestCheckpoint(paths.checkpoint) : undefined;
+  if (from && !args.force) checkSameModel(from.meta, hash, from.file);
+  if (from) log(resumingFrom(from));
 
   const dataArg = args.data ?? saved?.data;
   let dataDir = dataArg;
@@ -125,10 +136,10 @@ async function trainInFolder(args: RunArgs, loaded: GanDef, out: string): Promis
     ...(split ? { heldOut: { fraction: HELD_OUT_FRACTION, seed: HELD_OUT_SEED, images: split.heldOut.length } } : {}),
   } satisfies RunConfig);
 
-  const hooks = args.evalEvery !== undefined ? [await evaluationAlong(args, def, dataArg, out, steps, args.resume ? readCheckpoint(paths.checkpoint).meta.step : -1)] : [];
+  const hooks = args.evalEvery !== undefined ? [await evaluationAlong(args, def, dataArg, out, steps, from?.meta.step ?? -1)] : [];
   const r = await train(compiled, data, {
     out, steps, seed, device: args.device, threads: args.threads, spinning: args.spin, hooks, sampleEvery: args.sampleEvery, ckptEvery: args.ckptEvery,
-    resume: args.resume, force: args.force, modelHash: hash, stepsPerRun: args.stepsPerRun,
+    resume: args.resume, from, force: args.force, modelHash: hash, stepsPerRun: args.stepsPerRun,
     maxSeconds: args.maxMinutes !== undefined ? args.maxMinutes * 60 : undefined,
   });
   log(`${r.interrupted ? 'stopped' : 'done'} at step ${r.step}/${steps}: samples in ${path.join(out, 'samples')}, losses in ${paths.lossCurve}, checkpoint ${paths.checkpoint}`);

@@ -7,7 +7,7 @@
  * of a study is scored on the same real images and noise, so differences between runs are the models', not the
  * evaluation's (FACTS.md: at n = 500 the real draw alone moves SWD by ~7).
  */
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import type { GanDef } from '../dsl/gan.ts';
 import { Rng } from '../random.ts';
@@ -16,6 +16,7 @@ import type { Dataset } from './data/images.ts';
 import { datasetImages, DEFAULT_SWD_PATCHES, seededSubset, toRgbSet } from './evaluate.ts';
 import { msssimDiversity } from './metrics/msssim.ts';
 import { type ImageSet, type SwdCache, slicedWasserstein } from './metrics/swd.ts';
+import { readJsonl, truncateJsonl } from './run_folder.ts';
 import type { TrainHook, TrainerView } from './train.ts';
 
 /** The seed of everything an evaluation along training draws: the same for every run. */
@@ -39,24 +40,9 @@ export interface EvalRow {
 
 export const evalsFile = (runDir: string) => path.join(runDir, 'evals.jsonl');
 
-export function readEvals(file: string): EvalRow[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).flatMap((l) => {
-    try {
-      return [JSON.parse(l) as EvalRow];
-    } catch {
-      return []; // a line torn by kill -9
-    }
-  });
-}
-
+export const readEvals = (file: string) => readJsonl<EvalRow>(file);
 /** Keep rows up to `step` (a resumed run redoes what came after its checkpoint). */
-export function truncateEvals(file: string, step: number): EvalRow[] {
-  const rows = readEvals(file).filter((r) => r.step <= step);
-  writeFileSync(file + '.tmp', rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
-  renameSync(file + '.tmp', file);
-  return rows;
-}
+export const truncateEvals = (file: string, step: number) => truncateJsonl<EvalRow>(file, step);
 
 /** The fixed real images of an evaluation: a seeded draw of n (the same for every run on this data). */
 export function evalRealImages(data: Dataset, n: number, seed = EVAL_SEED): ImageSet {

@@ -70,6 +70,37 @@ function toByte(v: number): number {
   return Math.round((v + 1) * 127.5);
 }
 
+/**
+ * Sample grids narrower than this are scaled up by a whole factor (8×8 tiles of 32 px would be 274 px wide, too small
+ * to judge on a screen); nearest neighbour, so every generated pixel stays an exact square of one colour.
+ */
+export const GRID_MIN_WIDTH = 512;
+
+/** The smallest whole factor that makes `width` at least `minWidth` (1 when it already is). */
+export function gridScale(width: number, minWidth = GRID_MIN_WIDTH): number {
+  return Math.max(1, Math.ceil(minWidth / width));
+}
+
+/** Each pixel becomes an f×f square. */
+export function upscale(img: RgbaImage, f: number): RgbaImage {
+  if (!(Number.isInteger(f) && f >= 1)) throw new GancError(`upscale: factor must be a positive integer, got ${f}`);
+  if (f === 1) return img;
+  const width = img.width * f;
+  const height = img.height * f;
+  const rgba = new Uint8Array(width * height * 4);
+  const rowBytes = width * 4;
+  for (let y = 0; y < img.height; y++) {
+    const row = y * f * rowBytes;
+    for (let x = 0; x < img.width; x++) {
+      const src = img.rgba.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 4);
+      for (let k = 0; k < f; k++) rgba.set(src, row + (x * f + k) * 4);
+    }
+    for (let k = 1; k < f; k++) rgba.copyWithin(row + k * rowBytes, row, row + rowBytes);
+  }
+  return { width, height, rgba };
+}
+
+/** Writes the grid of imagesToGrid, scaled up to at least `minWidth` (default GRID_MIN_WIDTH) pixels wide. */
 export async function writeSampleGrid(
   path: string,
   images: Float32Array,
@@ -77,9 +108,10 @@ export async function writeSampleGrid(
   channels: number,
   h: number,
   w: number,
-  opts?: { cols?: number; pad?: number },
+  opts: { cols?: number; pad?: number; minWidth?: number } = {},
 ): Promise<void> {
-  await writePng(path, imagesToGrid(images, n, channels, h, w, opts));
+  const grid = imagesToGrid(images, n, channels, h, w, opts);
+  await writePng(path, upscale(grid, gridScale(grid.width, opts.minWidth)));
 }
 
 // ---------------------------------------------------------------- PNG I/O

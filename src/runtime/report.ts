@@ -3,10 +3,11 @@
  * run's eval.json) and each run's latest sample grid and loss curve, as one HTML file whose images are copied next to
  * it (relative paths, so the folder can be moved or served as it is).
  */
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GancError } from '../errors.ts';
+import { previousOf, readCheckpointMeta } from './checkpoint.ts';
 import type { EvalReport } from './evaluate.ts';
 import { emaLine } from './pictures.ts';
 import { readJson, readMetrics, runPaths, type MetricsRow } from './run_folder.ts';
@@ -37,23 +38,8 @@ export interface RunSummary {
 /** Model name from the checkpoint's header (no tensors read), else from run.json's model file name. */
 function modelName(dir: string): string {
   const p = runPaths(dir);
-  if (existsSync(p.checkpoint)) {
-    const fd = openSync(p.checkpoint, 'r');
-    try {
-      const pre = Buffer.alloc(12);
-      if (readSync(fd, pre, 0, 12, 0) === 12 && pre.toString('latin1', 0, 8) === 'GANCCKPT') {
-        const len = pre.readUInt32LE(8);
-        const header = Buffer.alloc(len);
-        readSync(fd, header, 0, len, 12);
-        const model = (JSON.parse(header.toString('utf8')) as { model?: string }).model;
-        if (model) return model;
-      }
-    } catch {
-      // fall through to run.json
-    } finally {
-      closeSync(fd);
-    }
-  }
+  const model = readCheckpointMeta(p.checkpoint)?.model ?? readCheckpointMeta(previousOf(p.checkpoint))?.model;
+  if (model) return model;
   const saved = readJson<{ model?: string }>(p.config);
   return saved?.model ? path.basename(saved.model).replace(/\.m?ts$/, '') : '?';
 }
@@ -193,6 +179,33 @@ export function formatCompare(rows: readonly RunSummary[]): string {
 
 // ---------------------------------------------------------------- HTML
 
+/** The styles of ganc's HTML reports' text and tables. */
+const TABLE_CSS = `body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; }
+th { background: #f2f2f2; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }`;
+
+/** A whole page of ganc's reports: `css` after the shared table styles, an h1 of the title, then `body`. */
+export function htmlPage(title: string, css: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${esc(title)}</title>
+<style>
+${TABLE_CSS}
+${css}
+</style>
+</head>
+<body>
+<h1>${esc(title)}</h1>
+${body}
+</body>
+</html>
+`;
+}
+
 export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 60) || 'run';
 
@@ -226,36 +239,17 @@ export function renderHtml(rows: readonly RunSummary[], images: readonly RunImag
       '</section>',
     ].join('\n');
   }).join('\n');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>${esc(title)}</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; }
-th { background: #f2f2f2; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.runs { display: flex; flex-wrap: wrap; gap: 1.5em; }
+  return htmlPage(title, `.runs { display: flex; flex-wrap: wrap; gap: 1.5em; }
 .run { flex: 1 1 420px; max-width: 820px; }
 .run img { max-width: 100%; image-rendering: pixelated; border: 1px solid #ddd; }
 figure { margin: 0.5em 0; }
-figcaption, .note { color: #666; font-size: 0.9em; }
-</style>
-</head>
-<body>
-<h1>${esc(title)}</h1>
-${table}
+figcaption, .note { color: #666; font-size: 0.9em; }`, `${table}
 <p class="note">d_loss, g_loss: EMA (weight ${LOSS_SMOOTHING}) at the last step. SWD (sliced Wasserstein distance of Laplacian-pyramid patches, ×1e3): lower = closer to the real images. MS-SSIM of random pairs: lower = more diverse; compare generated with real. Accuracy: D's classification of held-out labelled images. Bold: best of the runs.</p>
 ${notes}
 ${levels}
 <div class="runs">
 ${cards}
-</div>
-</body>
-</html>
-`;
+</div>`);
 }
 
 /** Summarize the runs, copy their pictures next to `out` and write the HTML report. */

@@ -35,24 +35,28 @@ export interface RunConfig {
 
 export type MetricsRow = { step: number; epoch: number; time: number } & Record<string, number>;
 
-export function readMetrics(file: string): MetricsRow[] {
+/** A JSONL log of rows (metrics.jsonl, evals.jsonl); a line torn by kill -9 is skipped. */
+export function readJsonl<T>(file: string): T[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).flatMap((l) => {
     try {
-      return [JSON.parse(l) as MetricsRow];
+      return [JSON.parse(l) as T];
     } catch {
-      return []; // a line torn by kill -9
+      return [];
     }
   });
 }
 
 /** Keep only rows up to `step` (a resumed run rewrites what the killed one logged after its last checkpoint). */
-export function truncateMetrics(file: string, step: number): MetricsRow[] {
-  const rows = readMetrics(file).filter((r) => r.step <= step);
+export function truncateJsonl<T extends { step: number }>(file: string, step: number): T[] {
+  const rows = readJsonl<T>(file).filter((r) => r.step <= step);
   writeFileSync(file + '.tmp', rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
   renameSync(file + '.tmp', file);
   return rows;
 }
+
+export const readMetrics = (file: string) => readJsonl<MetricsRow>(file);
+export const truncateMetrics = (file: string, step: number) => truncateJsonl<MetricsRow>(file, step);
 
 export function appendMetrics(file: string, rows: MetricsRow[]): void {
   if (!rows.length) return;

