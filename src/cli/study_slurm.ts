@@ -12,9 +12,9 @@ import { GANC_BIN } from '../runtime/study/runner.ts';
 import { type SlurmOptions, type SlurmPlan, arrayScript, reportScript, slurmDir, taskLog } from '../runtime/study/slurm.ts';
 import { activePairs, pairId, pairTasks, queue, readSlurmRecord, recordSubmission, sbatch } from '../runtime/study/slurm_jobs.ts';
 import { splitModelRef } from './load_model.ts';
-import { planStudy, prepareData } from './study.ts';
+import { type StudyOverrides, planStudy, prepareData } from './study.ts';
 
-export interface SlurmArgs extends Partial<Omit<SlurmOptions, 'sbatchArgs' | 'cpusPerTask'>> {
+export interface SlurmArgs extends Partial<Omit<SlurmOptions, 'sbatchArgs' | 'cpusPerTask'>>, StudyOverrides {
   study: string;
   out?: string;
   cpusPerTask: number;
@@ -39,7 +39,7 @@ function checkWord(what: string, v: string, site?: string): void {
 }
 
 export async function studySlurm(a: SlurmArgs): Promise<void> {
-  const s = await planStudy(a.study);
+  const s = await planStudy(a.study, a);
   const dir = path.resolve(a.out ?? path.join('runs', `study-${s.name}`));
   checkWord('the study folder', dir);
   checkWord('the working folder', process.cwd());
