@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readEvals } from '../src/runtime/eval_along.ts';
 import { type StudyReport, buildReport, formatReport } from '../src/runtime/study/report.ts';
@@ -18,7 +18,8 @@ import { readStudyJson } from '../src/runtime/study/plan.ts';
 import { type SlurmPlan, arrayScript, reportScript } from '../src/runtime/study/slurm.ts';
 import type { SlurmRecord } from '../src/runtime/study/slurm_jobs.ts';
 import { finished, ganc, logosFixture, REPO, show, spawnGanc, tempDir } from './helpers/logos_fixture.ts';
-import { startSlurmCluster } from './helpers/slurm_cluster.ts';
+import { type ClusterOrSkip, type SlurmCluster, startSlurmCluster } from './helpers/slurm_cluster.ts';
+import { buildLogos } from '../src/runtime/data/logos.ts';
 
 const STUDY = 'test/fixtures/studies/tiny.ts';
 const RUNS = ['base/seed-1', 'base/seed-2', 'fm/seed-1', 'fm/seed-2'];
@@ -97,6 +98,26 @@ const finals = (r: StudyReport) => r.models.map((m) => ({
   key: m.key, final: m.final, swdMean: m.swdMean, verdict: m.vsBaseline?.final.verdict, runs: m.runs.map((x) => [x.final?.swdAvg, x.final?.msssim, x.swdMean]),
 }));
 
+/** One cluster for the file's tests (started by the first that needs it, stopped after the last). */
+let clusterStarted: Promise<ClusterOrSkip> | undefined;
+const slurm = () => (clusterStarted ??= startSlurmCluster());
+after(async () => {
+  const c = await clusterStarted;
+  if (c && !('skip' in c)) await c.stop();
+});
+
+interface Queue {
+  env: Record<string, string>;
+  squeue: (...args: string[]) => string;
+  /** Whether Slurm still lists the job. */
+  listed: (job: string) => boolean;
+}
+
+function queueOf(c: SlurmCluster): Queue {
+  const squeue = (...args: string[]) => execFileSync('squeue', ['--noheader', ...args], { env: c.env, encoding: 'utf8' });
+  return { env: { SLURM_CONF: c.env.SLURM_CONF ?? '' }, squeue, listed: (job) => squeue('--format=%i').split('\n').some((l) => l.trim() === job) };
+}
+
 async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
   const t = Date.now();
   for (;;) {
@@ -108,13 +129,11 @@ async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs
 }
 
 test('on a one-node Slurm: the study as a job array gives the local numbers; a cancelled task is reported and resumes when resubmitted; the report job runs after the array', { timeout: 180_000 }, async (t) => {
-  const cluster = await startSlurmCluster();
+  const cluster = await slurm();
   if ('skip' in cluster) return t.skip(cluster.skip);
-  t.after(() => cluster.stop());
+  const { squeue, listed, ...q } = queueOf(cluster);
   const { logos } = await logosFixture();
-  const env = { GANC_TEST_DATA: logos, SLURM_CONF: cluster.env.SLURM_CONF ?? '' };
-  const squeue = (...args: string[]) => execFileSync('squeue', ['--noheader', ...args], { env: cluster.env, encoding: 'utf8' });
-  const listed = (job: string) => squeue('--format=%i').split('\n').some((l) => l.trim() === job);
+  const env = { ...q.env, GANC_TEST_DATA: logos };
   const local = await tempDir('slurm-local');
   const dir = await tempDir('slurm-study');
 
@@ -140,11 +159,11 @@ test('on a one-node Slurm: the study as a job array gives the local numbers; a c
 
   // While the array runs, the report shows the held run as running, with its progress (the report's text, built
   // here rather than by `ganc study --report`, which the report job runs below).
-  process.env.SLURM_CONF = env.SLURM_CONF;
+  process.env.SLURM_CONF = q.env.SLURM_CONF;
   const live = formatReport(buildReport(readStudyJson(dir), dir));
   assert.match(live, new RegExp(`\\n- running: base seed 1 \\(task ${array}_0\\): step [345]/6\\n`), live);
 
-  execFileSync('scancel', [`${array}_0`], { env: cluster.env });
+  execFileSync('scancel', [`${array}_0`], { env: { ...process.env, ...env } });
   // The report job runs once every task has ended, and reports the cancelled task with its log's tail.
   await until('the report job to end', () => !listed(report) && existsSync(join(dir, 'report.json')), 90_000);
   const first = readReport(dir);
@@ -180,4 +199,24 @@ test('on a one-node Slurm: the study as a job array gives the local numbers; a c
   assert.deepEqual(final.counts, { finished: 4, started: 0, missing: 0 });
   assert.deepEqual(final.slurm!.runs, []);
   assert.deepEqual(finals(final), finals(readReport(local)));
+});
+
+test('studies/seed.ts with a short budget on a one-node Slurm: every run an array task, then the report', { timeout: 600_000 }, async (t) => {
+  const cluster = await slurm();
+  if ('skip' in cluster) return t.skip(cluster.skip);
+  const { listed, env } = queueOf(cluster);
+  // 96 real logos at the study's 32 px: the K+1 model needs a batch of 64 after holding out 10% of each class.
+  const data = join(await tempDir('slurm-seed-data'), 'logos');
+  await buildLogos(data, { size: 32, limit: 96 });
+  const dir = await tempDir('slurm-seed');
+  const sub = await ganc(['study', 'studies/seed.ts', '-o', dir, '--slurm', '--steps', '1', '--eval-every', '1', '--eval-n', '8', '--data', data], env);
+  assert.equal(sub.code, 0, show(sub));
+  const [, array, report] = /array job (\d+) \(15 runs\), report job (\d+) after it/.exec(sub.stdout) ?? assert.fail(sub.stdout);
+  await until('the report job', () => !listed(report) && existsSync(join(dir, 'slurm', `report-${report}.out`)), 560_000);
+  const r = readReport(dir);
+  assert.deepEqual(r.counts, { finished: 15, started: 0, missing: 0 }, readFileSync(join(dir, 'slurm', `report-${report}.out`), 'utf8'));
+  assert.deepEqual(r.slurm!.runs, []);
+  assert.deepEqual(r.models.map((m) => [m.key, m.final?.swdAvg.n]), [['dcgan', 3], ['fm-seed', 3], ['fm-salimans', 3], ['mbd', 3], ['ssl-k1', 3]]);
+  for (let i = 0; i < 15; i++) assert.match(readFileSync(join(dir, 'slurm', `${array}_${i}.out`), 'utf8'), /\nganc-slurm: exit 0 /);
+  for (const f of ['report.html', 'report.txt', 'curves.png']) assert.ok(existsSync(join(dir, f)), f);
 });
