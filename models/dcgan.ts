@@ -23,6 +23,8 @@ export interface DOptions {
   logits?: number;
   /** Applied to the output of conv `layer` (1-based) before the next conv (e.g. minibatch discrimination). */
   between?: (h: Tensor, layer: number) => Tensor;
+  /** Batch norm after the second and later convs (default true; WGAN-GP and spectral norm go without). */
+  batchNorm?: boolean;
 }
 
 const mult = (i: number) => Math.min(2 ** i, 8);
@@ -39,11 +41,12 @@ export function generator(z: Tensor, { size, gf, channels, stages = 4 }: DcganSi
 
 /** Four (`stages`) stride-2 convs (BN from the second on), lrelu 0.2; features h1, h2, … are the outputs of the 2nd,
  * 3rd, … conv; the flattened last conv is the feature layer (`penultimate`). */
-export function discriminator(x: Tensor, { df, stages = 4 }: DcganSize, { logits = 1, between }: DOptions = {}) {
+export function discriminator(x: Tensor, { df, stages = 4 }: DcganSize, { logits = 1, between, batchNorm: bn = true }: DOptions = {}) {
   let h = leakyRelu(conv2d(x, df));
   const features: Record<string, Tensor> = {};
   for (let i = 1; i < stages; i++) {
-    h = leakyRelu(batchNorm(conv2d(between ? between(h, i) : h, mult(i) * df)));
+    const c = conv2d(between ? between(h, i) : h, mult(i) * df);
+    h = leakyRelu(bn ? batchNorm(c) : c);
     features[`h${i}`] = h;
   }
   features.penultimate = flatten(h);
@@ -56,7 +59,10 @@ export const dLoss = ({ dReal, dFake }: LossContext) =>
 /** Non-saturating: G maximizes log D(G(z)). */
 export const gLoss = ({ dFake }: LossContext) => sigmoidCrossEntropy(dFake.logits, 1);
 
-export function dcgan(size: DcganSize = { size: 64, gf: 64, df: 64, channels: 3 }, name = 'dcgan') {
+/** The seed's size: 64×64 RGB, gf = df = 64. */
+export const BASE_SIZE: DcganSize = { size: 64, gf: 64, df: 64, channels: 3 };
+
+export function dcgan(size: DcganSize = BASE_SIZE, name = 'dcgan') {
   return gan({
     name,
     image: { channels: size.channels, size: size.size },

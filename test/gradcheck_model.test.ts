@@ -21,7 +21,8 @@ import { compileGan } from '../src/compiler/compile.ts';
 import type { Graph } from '../src/compiler/ir.ts';
 import * as ref from './reference/naive.ts';
 import { draw, initialState, referenceName, rng } from './helpers/gradcheck.ts';
-import { openGraph, type Feeds, type GraphRunner } from './helpers/run_graph.ts';
+import { type Checked, directions, norm, ortCheck } from './helpers/step_gradcheck.ts';
+import { openGraph, type Feeds } from './helpers/run_graph.ts';
 
 const SIZE = { size: 16, gf: 4, df: 4, channels: 3 };
 const BATCH = 4;
@@ -69,49 +70,6 @@ function referenceLoss(net: 'd' | 'g', feeds: Feeds, override?: [string, Float64
   return ref.bceWithLogits(dReal, 1) + ref.bceWithLogits(dFake, 0);
 }
 
-function norm(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
-  return Math.sqrt(s);
-}
-
-/** ĝ, and ĝ mixed with a random unit direction (so an error orthogonal to g shows up too). */
-function directions(g: Float32Array, r: () => number): Float64Array[] {
-  const gn = norm(g);
-  const u = Float64Array.from(draw(g.length, 'uniform', r));
-  const un = norm(u);
-  const mixed = Float64Array.from(g, (x, i) => x / gn + u[i] / un);
-  const mn = norm(mixed);
-  const along = Float64Array.from(g, (x) => x / gn);
-  return g.length > 1 ? [along, mixed.map((x) => x / mn)] : [along];
-}
-
-interface Checked { param: string; what: string; err: number; detail: string }
-
-/** (a) float32 central differences of the step graph's loss output; the best of four step sizes. */
-async function ortCheck(run: GraphRunner, lossName: string, feeds: Feeds, param: string, g: Float32Array, r: () => number): Promise<Checked[]> {
-  const x = feeds[param];
-  const out: Checked[] = [];
-  for (const [k, v] of directions(g, r).entries()) {
-    let best = Infinity;
-    const tried: string[] = [];
-    for (const dl of [1e-3, 3e-4, 1e-4, 3e-5]) {
-      const t = dl / norm(g);
-      const xp = Float32Array.from(x, (xi, i) => xi + t * v[i]);
-      const xm = Float32Array.from(x, (xi, i) => xi - t * v[i]);
-      let an = 0;
-      for (let i = 0; i < x.length; i++) an += g[i] * (xp[i] - xm[i]) / (2 * t); // the step actually fed
-      const lp = (await run.run({ ...feeds, [param]: xp }))[lossName][0];
-      const lm = (await run.run({ ...feeds, [param]: xm }))[lossName][0];
-      const fd = (lp - lm) / (2 * t);
-      const err = Math.abs(fd - an) / Math.abs(an);
-      tried.push(`Δ${dl}: analytic ${an.toExponential(5)} fd ${fd.toExponential(5)} (${err.toExponential(1)})`);
-      best = Math.min(best, err);
-    }
-    out.push({ param, what: k ? 'ort mixed direction' : 'ort gradient direction', err: best, detail: tried.join('; ') });
-  }
-  return out;
-}
 
 /**
  * (b) float64 central differences of the reference: two directions and three single elements. Steps of 1e-8: the

@@ -61,13 +61,16 @@ before(async () => {
   [runA, killed] = await Promise.all([ganc(args(a)), doneB, killB]);
   killedAt = { checkpoint: checkpointStep(b), logged: lastLoggedStep(b) };
 
-  // The three runs that follow are independent of each other: started together, they share the waiting.
+  // The resume of B and the refused runs into A are independent: started together, they share the waiting. The two
+  // into A run one after the other (at once, the second would be refused for the first's hold on the folder).
   aBefore = Object.fromEntries(['checkpoint.bin', 'metrics.jsonl', 'run.json'].map((f) => [f, readFileSync(join(a, f))]));
-  [resumed, fresh, changed] = await Promise.all([
+  [resumed, [fresh, changed]] = await Promise.all([
     // Only --resume: data, seed and step count come from the run folder.
     ganc(['run', TINY, '--out', b, '--resume', '--threads', '1']),
-    ganc(['run', TINY, '--data', logos, '--out', a, '--steps', '5', '--threads', '1']),
-    ganc(['run', CHANGED, '--out', a, '--resume', '--threads', '1']),
+    (async () => [
+      await ganc(['run', TINY, '--data', logos, '--out', a, '--steps', '5', '--threads', '1']),
+      await ganc(['run', CHANGED, '--out', a, '--resume', '--threads', '1']),
+    ])(),
   ]);
 });
 

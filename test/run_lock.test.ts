@@ -45,7 +45,7 @@ describe('two ganc run into one folder', () => {
     // One of them refuses (exits) while the other trains; then a reader works on the folder being written.
     const loser = await Promise.race(done.map((p, i) => p.then(() => i)));
     const winner = children[1 - loser];
-    await until(() => existsSync(join(dir, 'checkpoint.bin')) && steps(dir).length >= 12, 'a checkpoint and a few steps');
+    await until(() => existsSync(join(dir, 'checkpoint.bin')) && steps(dir).length >= 7, 'a checkpoint and a few steps');
     heldWhileRunning = heldBy(dir);
     exported = await ganc(['export', dir, '-o', join(dir, '..', `${dir.split('/').at(-1)}-gen.onnx`)]);
     winner.kill('SIGINT'); // Ctrl-C: checkpoint, exit, lock released
@@ -71,7 +71,7 @@ describe('two ganc run into one folder', () => {
 
   test('metrics.jsonl has each step once', () => {
     const s = steps(dir);
-    assert.ok(s.length >= 12);
+    assert.ok(s.length >= 7);
     assert.deepEqual(s, Array.from({ length: s.length }, (_, k) => k + 1));
   });
 
@@ -91,10 +91,10 @@ test('a holder killed with -9 leaves a stale lock; the next run takes it over', 
   assert.ok(existsSync(join(dir, LOCK_FILE)), 'kill -9 leaves the lock');
   assert.equal(heldBy(dir), undefined, 'a dead holder holds nothing');
 
-  const next = await ganc(['run', TINY, '--out', dir, '--resume', '--steps', '30', '--threads', '1']);
+  const next = await ganc(['run', TINY, '--out', dir, '--resume', '--steps', '12', '--threads', '1']);
   assert.equal(next.code, 0, show(next));
-  assert.match(next.stderr, /done at step 30\/30/);
-  assert.deepEqual(steps(dir), Array.from({ length: 30 }, (_, k) => k + 1));
+  assert.match(next.stderr, /done at step 12\/12/);
+  assert.deepEqual(steps(dir), Array.from({ length: 12 }, (_, k) => k + 1));
   assert.ok(!existsSync(join(dir, LOCK_FILE)));
 });
 

@@ -39,7 +39,8 @@ function summaryText(c: Compiled, source: string): string {
   const L: string[] = [];
   L.push(`model ${m.model} (${source})`);
   L.push(`image ${m.image.channels}x${m.image.size}x${m.image.size}  z ${m.z.size} ${m.z.dist}  batch ${m.batch}` +
-    `${m.classes ? `  classes ${m.classes}` : ''}  gUpdatesPerD ${m.gUpdatesPerD}  seed ${m.seed}`);
+    `${m.classes ? `  classes ${m.classes}` : ''}  gUpdatesPerD ${m.gUpdatesPerD}${m.dUpdatesPerG ? `  dUpdatesPerG ${m.dUpdatesPerG}` : ''}` +
+    `${m.ema ? `  ema ${m.ema.decay}${m.ema.warmup ? ' warmup' : ''}` : ''}  seed ${m.seed}`);
   for (const net of ['d', 'g'] as const) {
     const o = c.def.optimizer[net];
     L.push(`adam ${net}: lr ${o.lr} beta1 ${o.beta1} beta2 ${o.beta2} eps ${o.eps}`);
@@ -52,7 +53,8 @@ function summaryText(c: Compiled, source: string): string {
   L.push(`flops per iteration ${m.flopsPerIteration}`);
   const count = (role: string) => m.state.filter((s) => s.role === role).length;
   const params = m.state.filter((s) => s.role === 'param').reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
-  L.push(`state ${m.state.length} tensors (${count('param')} param = ${params} values, ${count('bn_state')} bn_state, ` +
+  const more = (['sn_state', 'ema'] as const).filter((r) => count(r)).map((r) => `, ${count(r)} ${r}`).join('');
+  L.push(`state ${m.state.length} tensors (${count('param')} param = ${params} values, ${count('bn_state')} bn_state${more}, ` +
     `${count('optimizer_state')} optimizer_state)`);
   for (const s of m.state) {
     L.push(`  ${s.role.padEnd(15)} ${s.network} ${s.name} ${fmtShape(s.shape)} ${s.init}`);

@@ -47,7 +47,7 @@ export function summary(c: Compiled): string {
   for (const [name, g] of Object.entries(c.manifest.graphs)) {
     lines.push(`  ${name.padEnd(13)} ${String(g.nodes).padStart(7)} nodes  ${(g.flops / 1e9).toFixed(1).padStart(7)} GFLOP`);
   }
-  lines.push(`  one iteration (1 D + ${c.def.gUpdatesPerD} G updates): ${(c.manifest.flopsPerIteration / 1e9).toFixed(1)} GFLOP`);
+  lines.push(`  one iteration (${c.def.dUpdatesPerG} D + ${c.def.gUpdatesPerD} G updates): ${(c.manifest.flopsPerIteration / 1e9).toFixed(1)} GFLOP`);
   return lines.join('\n');
 }
 

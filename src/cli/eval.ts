@@ -27,6 +27,8 @@ export interface EvalArgs {
   pairs: number;
   threads?: number;
   force: boolean;
+  /** The trained weights of G, not their moving average (models with `ema`). */
+  raw?: boolean;
   quiet?: boolean;
 }
 
@@ -40,23 +42,26 @@ export async function evaluateSource(args: EvalArgs): Promise<{ report: EvalRepo
   const { source } = args;
   if (!existsSync(source)) throw new GancError('no such run folder or generator file', { file: source });
   const isRun = statSync(source).isDirectory();
+  if (args.raw && !isRun) throw new GancError('--raw needs a run folder: an exported generator holds the weights it was exported with', { file: source });
   const sessionOpts = args.threads ? { threads: args.threads } : {};
 
   // The generator, what it makes, and where its real images are.
   let session, model: string, step: number | null, classes: number | undefined, dataDir = args.data, jsonFile = args.json;
   let run: Awaited<ReturnType<typeof openRun>> | undefined;
   let info: { zSize: number; zDist: string; channels: number; size: number };
+  let weights: EvalReport['weights'];
   if (isRun) {
     run = await openRun(source, args.force);
     const { compiled, meta, state, hash } = run;
     const def = compiled.def;
-    session = await createSession(exportGenerator(compiled, state, { step: meta.step, modelHash: hash }), sessionOpts);
+    session = await createSession(exportGenerator(compiled, state, { step: meta.step, modelHash: hash, raw: args.raw }), sessionOpts);
     info = { zSize: def.z.size, zDist: def.z.dist, channels: def.image.channels, size: def.image.size };
     model = def.name;
     step = meta.step;
     classes = def.classes;
+    if (def.ema) weights = args.raw ? 'raw' : 'ema';
     dataDir ??= readJson<RunConfig>(runPaths(source).config)?.data;
-    jsonFile ??= path.join(source, 'eval.json');
+    jsonFile ??= path.join(source, args.raw ? 'eval.raw.json' : 'eval.json');
   } else {
     const { model: name, step: at, ...gen } = generatorInfo(source);
     session = await createSession(source, sessionOpts);
@@ -115,6 +120,7 @@ export async function evaluateSource(args: EvalArgs): Promise<{ report: EvalRepo
     source,
     model,
     step,
+    ...(weights ? { weights } : {}),
     data: data.source,
     size: info.size,
     n: { generated: gen.n, real: real.n },
@@ -137,11 +143,12 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     .option('data', { type: 'string', describe: 'folder of real images (default: the run\'s data, else the built-in logos)' })
     .option('n', { type: 'number', default: DEFAULT_EVAL_N, describe: 'images per side (generated and real)' })
     .option('seed', { type: 'number', default: 0, describe: 'seed of the noise, the real subset, patches and pairs' })
-    .option('json', { type: 'string', describe: 'report file (default RUN/eval.json, or <generator>.eval.json)' })
+    .option('json', { type: 'string', describe: 'report file (default RUN/eval.json, with --raw RUN/eval.raw.json, or <generator>.eval.json)' })
     .option('swd-patches', { type: 'number', default: DEFAULT_SWD_PATCHES, describe: 'SWD patches per image and level (ProGAN: 128; time grows with n × patches)' })
     .option('pairs', { type: 'number', default: DEFAULT_MSSSIM_PAIRS, describe: 'random pairs per set for MS-SSIM' })
     .option('threads', { type: 'number', describe: 'CPU threads for onnxruntime' })
     .option('force', { type: 'boolean', default: false, describe: 'evaluate although the model file changed since training' })
+    .option('raw', { type: 'boolean', default: false, describe: 'the trained weights of G, not their moving average (models with `ema`)' })
     .check((a) => {
       if (!Number.isInteger(a.seed)) throw new Error('--seed must be an integer');
       return positiveInts(a, ['n', 'swd-patches', 'pairs', 'threads']);

@@ -31,38 +31,45 @@ export async function openRun(dir: string, force = false): Promise<{ compiled: C
   return { compiled, meta, state, hash: compiled.hash };
 }
 
-export async function exportRun(dir: string, out: string | undefined, force = false): Promise<string> {
+/** Export a run's generator (its moving average of G's weights where the model keeps one, unless `raw`). */
+export async function exportRun(dir: string, out: string | undefined, force = false, raw = false): Promise<string> {
   const { compiled, meta, state, hash } = await openRun(dir, force);
-  const bytes = exportGenerator(compiled, state, { step: meta.step, modelHash: hash });
-  const file = out ?? path.join(dir, 'generator.onnx');
+  const bytes = exportGenerator(compiled, state, { step: meta.step, modelHash: hash, raw });
+  const file = out ?? path.join(dir, raw ? 'generator.raw.onnx' : 'generator.onnx');
   writeFileAtomicSync(file, bytes);
   return file;
 }
 
-export const exportCommand: CommandModule<object, { run: string; out?: string; force: boolean }> = {
+const RAW = { type: 'boolean', default: false, describe: 'the trained weights of G, not their moving average (models with `ema`)' } as const;
+
+export const exportCommand: CommandModule<object, { run: string; out?: string; force: boolean; raw: boolean }> = {
   command: 'export <run>',
   describe: 'write the trained generator as a standalone ONNX file',
   builder: (y) => y
     .positional('run', { type: 'string', demandOption: true, describe: 'run folder' })
-    .option('out', { alias: 'o', type: 'string', describe: 'output file (default RUN/generator.onnx)' })
-    .option('force', { type: 'boolean', default: false, describe: 'export although the model file changed since training' }) as never,
+    .option('out', { alias: 'o', type: 'string', describe: 'output file (default RUN/generator.onnx, with --raw RUN/generator.raw.onnx)' })
+    .option('force', { type: 'boolean', default: false, describe: 'export although the model file changed since training' })
+    .option('raw', RAW) as never,
   handler: async (a) => {
-    const file = await exportRun(a.run, a.out, a.force);
+    const file = await exportRun(a.run, a.out, a.force, a.raw);
     console.log(`wrote ${file}`);
   },
 };
 
-export const sampleCommand: CommandModule<object, { source: string; n: number; seed: number; out: string }> = {
+export const sampleCommand: CommandModule<object, { source: string; n: number; seed: number; out: string; raw: boolean }> = {
   command: 'sample <source>',
   describe: 'write a grid of generated images from generator.onnx or a run folder',
   builder: (y) => y
     .positional('source', { type: 'string', demandOption: true, describe: 'generator.onnx or a run folder' })
     .option('n', { type: 'number', default: 64, describe: 'number of images' })
     .option('seed', { type: 'number', default: 0, describe: 'noise seed' })
-    .option('out', { alias: 'o', type: 'string', default: 'samples.png', describe: 'output PNG' }) as never,
+    .option('out', { alias: 'o', type: 'string', default: 'samples.png', describe: 'output PNG' })
+    .option('raw', RAW) as never,
   handler: async (a) => {
     if (!existsSync(a.source)) throw new GancError('no such file or folder', { file: a.source });
-    const file = statSync(a.source).isDirectory() ? await exportRun(a.source, path.join(a.source, 'generator.onnx')) : a.source;
+    const isRun = statSync(a.source).isDirectory();
+    if (a.raw && !isRun) throw new GancError('--raw needs a run folder: an exported generator holds the weights it was exported with', { file: a.source });
+    const file = isRun ? await exportRun(a.source, undefined, false, a.raw) : a.source;
     const session = await createSession(file);
     const { zSize, zDist } = generatorInfo(file);
     const z = sampleNoise(new Rng(`${a.seed}/samples`), a.n * zSize, zDist);

@@ -2,10 +2,11 @@
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { checkFusable } from '../compiler/compile.ts';
 import type { GanDef } from '../dsl/gan.ts';
 import { GancError } from '../errors.ts';
 import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
-import { ensureBuiltinData } from '../runtime/data/logos.ts';
+import { describeData, ensureBuiltinData } from '../runtime/data/logos.ts';
 import { checkSameModel, damagedName, type LatestCheckpoint, previousOf, readCheckpointMeta, readLatestCheckpoint } from '../runtime/checkpoint.ts';
 import { HELD_OUT_FRACTION, HELD_OUT_SEED, heldOutSplit } from '../runtime/data/split.ts';
 import type { Device } from '../runtime/ort.ts';
@@ -110,6 +111,7 @@ async function trainInFolder(args: RunArgs, loaded: GanDef, out: string): Promis
   // Before anything is written: a refused resume must leave run.json (which names the model) as it was.
   const from = args.resume ? readLatestCheckpoint(paths.checkpoint) : undefined;
   if (from && !args.force) checkSameModel(from.meta, hash, from.file);
+  if (args.stepsPerRun > 1) checkFusable(compiled);
   if (from) log(resumingFrom(from));
 
   const dataArg = args.data ?? saved?.data;
@@ -125,7 +127,7 @@ async function trainInFolder(args: RunArgs, loaded: GanDef, out: string): Promis
   decoding.stop();
   const skipped = skippedSummary(data);
   if (skipped) log(`${dataDir}: ${skipped}`);
-  log(`data: ${data.count} images from ${dataDir}${data.classes ? ` (classes: ${data.classes.join(', ')})` : ''}`);
+  log(await describeData(data, dataDir));
 
   const split = def.classes && data.labels ? heldOutSplit(data) : undefined;
   if (split?.heldOut.length) log(`${split.heldOut.length} labelled images held out for ganc eval (${HELD_OUT_FRACTION * 100}% of each class)`);
@@ -168,7 +170,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .positional('model', { type: 'string', demandOption: true, describe: 'model file (.ts)' })
     .option('data', { type: 'string', describe: 'folder of images (subfolders = classes for labelled models)' })
     .option('out', { alias: 'o', type: 'string', describe: 'run folder (default runs/<model name>)' })
-    .option('steps', { type: 'number', describe: 'iterations to train (1 D + gUpdatesPerD G updates each)' })
+    .option('steps', { type: 'number', describe: 'iterations to train (dUpdatesPerG D + gUpdatesPerD G updates each)' })
     .option('epochs', { type: 'number', describe: 'passes over the data (default 25)' })
     .option('batch', { type: 'number', describe: 'batch size (default: the model\'s)' })
     .option('seed', { type: 'number', describe: 'seed of initial values, noise and data order (default 0)' })

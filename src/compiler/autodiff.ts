@@ -2,6 +2,9 @@
  * Reverse-mode autodiff over the builder's node list. Only nodes that lie on a path from a `wrt` value to the loss
  * are differentiated, so no gradient flows into data, into the first layer's input, or into the network that is not
  * being trained. Gradient nodes are appended to the same builder and inherit the forward node's model-file site.
+ *
+ * Gradients are ordinary nodes of ops that all have gradient rules themselves, so a loss built from a gradient (a
+ * gradient penalty) is differentiated again by the same function: second order needs nothing else.
  */
 import { GancError, type Site } from '../errors.ts';
 import type { Builder } from './builder.ts';
@@ -9,7 +12,14 @@ import type { Node, Value } from './ir.ts';
 import { add } from './ops/elementwise.ts';
 import { opDef } from './ops/registry.ts';
 
-export function gradients(b: Builder, loss: Value, wrt: readonly Value[], lossSite?: Site, what = 'the loss'): Map<Value, Value> {
+/**
+ * ∂Σloss/∂w for each w in `wrt` (a non-scalar `loss` is summed: its seed gradient is all ones). `what` and `wrtWhat`
+ * name the two sides in the error for a loss that does not depend on any of `wrt`.
+ */
+export function gradients(
+  b: Builder, loss: Value, wrt: readonly Value[], lossSite?: Site, what = 'the loss',
+  wrtWhat = 'any trainable parameter of the network it trains',
+): Map<Value, Value> {
   const forward = b.nodes.slice();
 
   // Values that depend on some wrt value (gradients can only be non-zero there).
@@ -18,7 +28,7 @@ export function gradients(b: Builder, loss: Value, wrt: readonly Value[], lossSi
     if (opDef(n.op).noGrad) continue;
     if (n.inputs.some((v) => depends.has(v))) for (const o of n.outputs) depends.add(o);
   }
-  if (!depends.has(loss)) throw new GancError(`${what} does not depend on any trainable parameter of the network it trains`, lossSite);
+  if (!depends.has(loss)) throw new GancError(`${what} does not depend on ${wrtWhat}`, lossSite);
 
   // Nodes the loss depends on.
   const reaches = new Set<Value>([loss]);

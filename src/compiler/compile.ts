@@ -4,8 +4,9 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { GanDef } from '../dsl/gan.ts';
+import { GancError } from '../errors.ts';
 import { describeInit, initialValues } from '../dsl/init.ts';
-import type { TensorSpec } from '../dsl/trace.ts';
+import { EMA_PREFIX, type TensorSpec } from '../dsl/trace.ts';
 import { type Graph, type Role, numel } from './ir.ts';
 import { fuseSteps } from './fuse_steps.ts';
 import { toOnnx } from './onnx.ts';
@@ -40,7 +41,7 @@ export interface GraphEntry {
 export interface StateEntry {
   name: string;
   shape: number[];
-  role: 'param' | 'bn_state' | 'optimizer_state';
+  role: 'param' | 'bn_state' | 'sn_state' | 'optimizer_state' | 'ema';
   network: string;
   init: string;
   /** Offset (in float32 elements) of the initial value in init.bin; -1 for state that starts at zero. */
@@ -56,6 +57,10 @@ export interface Manifest {
   batch: number;
   classes?: number;
   gUpdatesPerD: number;
+  /** D updates per iteration, when more than one. */
+  dUpdatesPerG?: number;
+  /** The moving average of G's weights, when the model keeps one. */
+  ema?: { decay: number; warmup: boolean };
   seed: number;
   graphs: Record<string, GraphEntry>;
   state: StateEntry[];
@@ -91,15 +96,23 @@ export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
   const manifestGraphs: Record<string, GraphEntry> = {};
   for (const g of graphs) manifestGraphs[g.name] = graphEntry(g);
 
-  // Every state tensor any graph reads: parameters and BN statistics from the specs, then optimizer state.
+  // Every state tensor any graph reads: parameters, BN statistics and SN vectors from the specs, the moving averages
+  // of G's (which start equal to them), then optimizer state.
   const state: StateEntry[] = [];
+  const sources: TensorSpec[] = [];
   let offset = 0;
+  const stored = (e: Omit<StateEntry, 'offset'>, source: TensorSpec) => {
+    state.push({ ...e, offset });
+    sources.push(source);
+    offset += numel(e.shape);
+  };
+  for (const s of traced.specs) stored({ name: s.name, shape: s.shape, role: s.role, network: s.network, init: describeInit(s.init) }, s);
+  const averaged = new Set(graphs.flatMap((g) => g.inputs.filter((i) => i.role === 'ema').map((i) => i.name)));
   for (const s of traced.specs) {
-    state.push({ name: s.name, shape: s.shape, role: s.role, network: s.network, init: describeInit(s.init), offset });
-    offset += numel(s.shape);
+    if (averaged.has(EMA_PREFIX + s.name)) stored({ name: EMA_PREFIX + s.name, shape: s.shape, role: 'ema', network: s.network, init: `= ${s.name}` }, s);
   }
   const init = new Float32Array(offset);
-  traced.specs.forEach((s, i) => init.set(initialValues(s.init, numel(s.shape), def.seed, s.name), state[i].offset));
+  sources.forEach((s, i) => init.set(initialValues(s.init, numel(s.shape), def.seed, s.name), state[i].offset));
   // Optimizer state starts at zero: listed, but not stored in init.bin (offset -1).
   const seen = new Set(state.map((s) => s.name));
   for (const g of graphs) for (const i of g.inputs) {
@@ -116,13 +129,23 @@ export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
     batch: def.batch,
     ...(def.classes ? { classes: def.classes } : {}),
     gUpdatesPerD: def.gUpdatesPerD,
+    ...(def.dUpdatesPerG > 1 ? { dUpdatesPerG: def.dUpdatesPerG } : {}),
+    ...(def.ema ? { ema: def.ema } : {}),
     seed: def.seed,
     graphs: manifestGraphs,
     state,
-    flopsPerIteration: graphFlops(byName.d_step) + def.gUpdatesPerD * graphFlops(byName.g_step),
+    flopsPerIteration: def.dUpdatesPerG * graphFlops(byName.d_step) + def.gUpdatesPerD * graphFlops(byName.g_step),
   };
   const c: Compiled = { def, graphs, specs: traced.specs, manifest, init };
   return opts.stepsPerRun === undefined ? c : withFusedSteps(c, opts.stepsPerRun);
+}
+
+/** train_k stacks one batch and one z per run of an iteration: it refuses several D updates, or noise besides z. */
+export function checkFusable(c: Compiled): void {
+  const extra = ['d_step', 'g_step'].flatMap((n) => c.manifest.graphs[n].inputs.filter((i) => i.role === 'noise' && i.name !== 'z').map((i) => i.name));
+  if (c.def.dUpdatesPerG === 1 && !extra.length) return;
+  const has = [c.def.dUpdatesPerG > 1 ? `dUpdatesPerG ${c.def.dUpdatesPerG}` : '', extra.length ? `the noise input${extra.length > 1 ? 's' : ''} ${[...new Set(extra)].join(', ')}` : ''].filter(Boolean).join(' and ');
+  throw new GancError(`--steps-per-run: the fused graph runs one D update per iteration and no noise but z; model ${c.def.name} has ${has}: train it without --steps-per-run`, c.def.site);
 }
 
 /**
@@ -130,6 +153,7 @@ export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
  * through the clean-up passes: the step graphs already were, and those passes do not read a Loop's body.
  */
 export function withFusedSteps(c: Compiled, stepsPerRun: number): Compiled {
+  checkFusable(c);
   const step = (name: string) => c.graphs.find((g) => g.name === name)!;
   const fused = fuseSteps(step('d_step'), step('g_step'), c.def.gUpdatesPerD, stepsPerRun);
   const graphs = [...c.graphs.filter((g) => g.name !== fused.name), fused];

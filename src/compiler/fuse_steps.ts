@@ -10,12 +10,11 @@
  * sequence and the final state as `<name>.next` (with `updates`).
  */
 import { Builder, newValue } from './builder.ts';
-import { type DType, type Graph, type GraphIO, type Role, type Shape, type Value, liveNodes, sameShape, shapeStr } from './ir.ts';
+import { type DType, type Graph, type GraphIO, type Role, type Shape, type Value, STATE_ROLES, liveNodes, sameShape, shapeStr } from './ir.ts';
 import { gather } from './ops/gather.ts';
 import { loop } from './ops/loop.ts';
 
 export const FUSED_GRAPH = 'train_k';
-const STATE_ROLES: ReadonlySet<Role> = new Set(['param', 'optimizer_state', 'bn_state']);
 /** Body names live in the body's own namespace: ONNX forbids a subgraph to shadow an outer name. */
 const IN_BODY = 'loop/';
 

@@ -9,8 +9,15 @@ export type Shape = readonly number[];
 
 /** What a graph input or output is for; written to manifest.json so the runtime can wire steps together. */
 export type Role =
-  | 'param' | 'optimizer_state' | 'bn_state' | 'data' | 'noise' | 'label'
+  | 'param' | 'optimizer_state' | 'bn_state' | 'sn_state' | 'ema' | 'data' | 'noise' | 'label'
   | 'loss' | 'metric' | 'grad' | 'output';
+
+/**
+ * Roles of the training state: tensors a step reads and may replace (its outputs with `updates`), carried from step
+ * to step by the runtime and checkpointed. Batch-norm statistics, spectral-norm vectors (u) and the generator's
+ * moving averages are state but not trained.
+ */
+export const STATE_ROLES: ReadonlySet<Role> = new Set<Role>(['param', 'optimizer_state', 'bn_state', 'sn_state', 'ema']);
 
 export class Value {
   constructor(

@@ -5,10 +5,11 @@
 import { GancError } from '../errors.ts';
 import type { DOutput, GanDef, LossContext } from '../dsl/gan.ts';
 import { Tensor } from '../dsl/tensor.ts';
-import { Trace, type TensorSpec, withTrace } from '../dsl/trace.ts';
+import { EMA_PREFIX, Trace, type TensorSpec, withTrace } from '../dsl/trace.ts';
 import { Builder } from './builder.ts';
 import { gradients } from './autodiff.ts';
 import type { Graph, GraphIO, Value } from './ir.ts';
+import { emaUpdate } from './ema.ts';
 import { adamUpdate } from './optimizer.ts';
 
 export interface TraceOptions {
@@ -22,6 +23,10 @@ export interface TracedGan {
 }
 
 const NETS = { d: 'discriminator', g: 'generator' } as const;
+
+/** Names a model may give its own graph inputs and outputs (metrics, uniform noise): not the built-in ones. */
+const freeName = (name: string) =>
+  /^[A-Za-z][A-Za-z0-9_]*$/.test(name) && !/^[dg]_loss$/.test(name) && !['real', 'z', 'labels', 'labelled_real', 'labelled_labels'].includes(name);
 
 function asDOutput(r: unknown, where: string): DOutput {
   if (r instanceof Tensor) return { logits: r, features: {} };
@@ -65,10 +70,24 @@ function lossContext(def: GanDef, tr: Trace, z: Value, metrics: Map<string, Valu
     metric(name: string, value: Tensor) {
       if (value.shape.length) throw new GancError(`metric '${name}' must be a scalar, got [${value.shape}]`);
       // Metric names become graph output names: they must not clash with inputs, losses or state outputs.
-      if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name) || tr.inputs.has(name) || /^[dg]_loss$/.test(name) || ['real', 'z', 'labels', 'labelled_real', 'labelled_labels'].includes(name)) {
+      if (!freeName(name) || tr.inputs.has(name)) {
         throw new GancError(`metric name '${name}' is taken or invalid (use letters, digits and _; not an input or loss name)`, def.site);
       }
       metrics.set(name, value.value);
+    },
+    uniform(name: string, shape: number[]) {
+      const key = `uniform:${name}`;
+      if (memo.has(key)) {
+        const t = memo.get(key) as Tensor;
+        if (t.shape.join() !== shape.join()) throw new GancError(`uniform '${name}' asked for as [${shape}] and before as [${t.shape}]`, def.site);
+        return t;
+      }
+      // Its name becomes a graph input name: like a metric's, it must not clash with other inputs or outputs.
+      if (!freeName(name) || tr.inputs.has(name) || metrics.has(name)) {
+        throw new GancError(`uniform name '${name}' is taken or invalid (use letters, digits and _; not an input, metric or loss name)`, def.site);
+      }
+      if (!shape.every((d) => Number.isInteger(d) && d >= 1)) throw new GancError(`uniform '${name}': invalid shape [${shape}]`, def.site);
+      return once(key, () => new Tensor(tr.input(name, shape, 'noise')));
     },
   };
 }
@@ -107,13 +126,34 @@ function traceStep(def: GanDef, net: 'd' | 'g', specs: Map<string, TensorSpec>, 
       next(`adam/${net}/v/${p.name}`, adam.updates[i].v, 'optimizer_state');
     });
     next(`adam/${net}/step`, adam.step, 'optimizer_state');
-    // Only the network being trained moves its running statistics in this graph.
-    for (const [name, value] of tr.stateUpdates) if (specs.get(name)!.network === net) next(name, value, 'bn_state');
+    // Only the network being trained moves its state (BN statistics, SN vectors) in this graph.
+    for (const [name, value] of tr.stateUpdates) if (specs.get(name)?.network === net) next(name, value, specs.get(name)!.role);
+    if (net === 'g' && def.ema) {
+      const updated = new Map(params.map((p, i) => [p.name, adam.updates[i].param]));
+      for (const [name, value] of traceAverage(def, tr, z, updated, adam.step)) next(name, value, 'ema');
+    }
     if (opts.emitGrads) params.forEach((p) => outputs.push({ name: `grad/${p.name}`, value: grads.get(p.value)!, role: 'grad' }));
 
     const inputs: GraphIO[] = [...tr.inputs.values()].map((i) => ({ name: i.name, value: i.value, role: i.role }));
     return { name: `${net}_step`, inputs, outputs, nodes: b.nodes };
   });
+}
+
+/**
+ * The moving average of G's parameters after this update (`updated`: their new values; `t`: the update's number),
+ * and G's batch-norm statistics for the averaged weights: one more forward pass of G with them on this step's z, in
+ * training mode, blended into their own running statistics as the raw G's are. (The raw G's statistics would not
+ * match activations of other weights; this pass costs one G forward per G update, only for a G with batch norm.)
+ * Returns the new `ema/<name>` state by name.
+ */
+function traceAverage(def: GanDef, tr: Trace, z: Value, updated: ReadonlyMap<string, Value>, t: Value): Map<string, Value> {
+  const names = [...updated.keys()];
+  const b = tr.builder;
+  const averages = emaUpdate(b, def.ema!, t, names.map((n) => ({ param: updated.get(n)!, ema: tr.input(EMA_PREFIX + n, updated.get(n)!.shape, 'ema') })));
+  const out = new Map(names.map((n, i) => [EMA_PREFIX + n, averages[i]]));
+  tr.averaged(new Map(names.map((n, i) => [n, averages[i]])), () => tr.network('g', () => def.generator(new Tensor(z))));
+  for (const [name, value] of tr.stateUpdates) if (name.startsWith(EMA_PREFIX)) out.set(name, value);
+  return out;
 }
 
 function traceGenerate(def: GanDef, specs: Map<string, TensorSpec>): Graph {

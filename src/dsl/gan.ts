@@ -35,6 +35,22 @@ export interface LossContext {
   G(z: Tensor): Tensor;
   /** A value to log beside the losses (must be a scalar). */
   metric(name: string, value: Tensor): void;
+  /**
+   * Fresh uniform [0, 1) numbers of this shape for every step (e.g. WGAN-GP's interpolation weights): a graph input
+   * with role 'noise', drawn from the run's seeded noise stream after z, so a resumed run draws the same ones.
+   */
+  uniform(name: string, shape: number[]): Tensor;
+}
+
+/** An exponential moving average of the generator's weights (the weights samples and exports use by default). */
+export interface EmaOptions {
+  /** ema ← decay·ema + (1 − decay)·weights after every G update, e.g. 0.999. */
+  decay: number;
+  /**
+   * Use min(decay, (1 + t)/(10 + t)) at G update t (TensorFlow's ExponentialMovingAverage with num_updates), so the
+   * average forgets the random initial weights within the first hundreds of updates instead of thousands.
+   */
+  warmup?: boolean;
 }
 
 export interface GanOptions {
@@ -52,20 +68,25 @@ export interface GanOptions {
   optimizer?: { g?: AdamOptions; d?: AdamOptions };
   /** Generator updates per discriminator update (DCGAN-tensorflow: 2, PyTorch's example: 1). */
   gUpdatesPerD?: number;
+  /** Discriminator updates per iteration, each on its own batch and noise, before the G updates (WGAN's n_critic: 5). */
+  dUpdatesPerG?: number;
+  /** Keep a moving average of G's weights (see EmaOptions). */
+  ema?: EmaOptions;
   /** Seed of the initial parameter values. */
   seed?: number;
 }
 
-export interface GanDef extends Required<Omit<GanOptions, 'classes' | 'optimizer'>> {
+export interface GanDef extends Required<Omit<GanOptions, 'classes' | 'optimizer' | 'ema'>> {
   kind: 'ganc.gan';
   classes?: number;
+  ema?: Required<EmaOptions>;
   image: { channels: number; size: number };
   z: { size: number; dist: 'uniform' | 'normal' };
   optimizer: { g: Required<AdamOptions>; d: Required<AdamOptions> };
   site?: Site;
 }
 
-const KNOWN = ['name', 'image', 'z', 'batch', 'classes', 'generator', 'discriminator', 'dLoss', 'gLoss', 'optimizer', 'gUpdatesPerD', 'seed'];
+const KNOWN = ['name', 'image', 'z', 'batch', 'classes', 'generator', 'discriminator', 'dLoss', 'gLoss', 'optimizer', 'gUpdatesPerD', 'dUpdatesPerG', 'ema', 'seed'];
 const ADAM_DEFAULT: Required<AdamOptions> = { lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8 };
 
 function checkKeys(what: string, obj: object, known: string[], site?: Site): void {
@@ -77,6 +98,14 @@ function checkKeys(what: string, obj: object, known: string[], site?: Site): voi
 function positiveInt(what: string, v: unknown, site?: Site): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new GancError(`${what} must be a positive integer, got ${JSON.stringify(v)}`, site);
   return v;
+}
+
+function ema(o: EmaOptions | undefined, site?: Site): Required<EmaOptions> | undefined {
+  if (o === undefined) return undefined;
+  checkKeys('ema', o, ['decay', 'warmup'], site);
+  if (typeof o.decay !== 'number' || !(o.decay > 0 && o.decay < 1)) throw new GancError(`ema.decay must be a number between 0 and 1 (e.g. 0.999), got ${JSON.stringify(o.decay)}`, site);
+  if (o.warmup !== undefined && typeof o.warmup !== 'boolean') throw new GancError('ema.warmup must be true or false', site);
+  return { decay: o.decay, warmup: o.warmup ?? false };
 }
 
 function adam(what: string, o: AdamOptions | undefined, site?: Site): Required<AdamOptions> {
@@ -114,6 +143,8 @@ export function gan(opts: GanOptions): GanDef {
     gLoss: opts.gLoss,
     optimizer: { g: adam('optimizer.g', opts.optimizer?.g, site), d: adam('optimizer.d', opts.optimizer?.d, site) },
     gUpdatesPerD: positiveInt('gUpdatesPerD', opts.gUpdatesPerD ?? 1, site),
+    dUpdatesPerG: positiveInt('dUpdatesPerG', opts.dUpdatesPerG ?? 1, site),
+    ema: ema(opts.ema, site),
     seed: opts.seed ?? 0,
     site,
   };
@@ -121,6 +152,6 @@ export function gan(opts: GanOptions): GanDef {
 
 /** A copy of a GAN definition with some options replaced (how variants state only what differs). */
 export function variant(base: GanDef, changes: Partial<GanOptions>): GanDef {
-  const { kind: _k, site: _s, ...rest } = base;
-  return gan({ ...rest, ...changes } as GanOptions);
+  const { kind: _k, site: _s, ema: e, ...rest } = base;
+  return gan({ ...rest, ...(e ? { ema: e } : {}), ...changes } as GanOptions);
 }

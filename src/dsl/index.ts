@@ -5,3 +5,5 @@ export * from './layers.ts';
 export * from './losses.ts';
 export { normal, truncatedNormal, uniformInit, zeros, ones, constant, type Init } from './init.ts';
 export * from './tricks.ts';
+export * from './penalties.ts';
+export { spectralNorm, spectralNormalize } from './spectral_norm.ts';

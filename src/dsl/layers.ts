@@ -9,6 +9,9 @@ import { currentTrace } from './trace.ts';
 export type Padding = 'SAME' | 'VALID' | number | [number, number, number, number];
 
 const param = (name: string, shape: number[], init: Init) => new Tensor(currentTrace().tensor(name, shape, init, 'param'));
+/** A layer's weight `w`, through the weight hooks in force (spectralNorm); `outAxis`: its output-channel axis. */
+const weight = (shape: number[], init: Init, outAxis: number) =>
+  currentTrace().weightHooks.reduceRight((w, hook) => hook(w, outAxis), param('w', shape, init));
 const pair = (v: number | [number, number]): [number, number] => (Array.isArray(v) ? v : [v, v]);
 
 function checkOptions(fn: string, opts: object, known: string[]): void {
@@ -25,7 +28,7 @@ export function linear(x: Tensor, units: number, opts: LinearOptions = {}): Tens
   const tr = currentTrace();
   return tr.layer('linear', opts.name, () => {
     if (x.rank !== 2) throw new GancError(`linear: input must be [N, features], got [${x.shape}] (flatten it first)`, callSite());
-    const w = param('w', [x.shape[1], units], opts.init ?? normal(0.02));
+    const w = weight([x.shape[1], units], opts.init ?? normal(0.02), 1);
     const y = new Tensor(ir.matmul(tr.builder, x.value, w.value));
     return opts.bias === false ? y : add(y, param('b', [units], zeros()));
   });
@@ -65,7 +68,7 @@ export function conv2d(x: Tensor, filters: number, opts: ConvOptions = {}): Tens
   return tr.layer('conv2d', opts.name, () => {
     if (x.rank !== 4) throw new GancError(`conv2d: input must be [N, C, H, W], got [${x.shape}]`, callSite());
     const k = pair(opts.kernel ?? 5), s = pair(opts.stride ?? 2), d = pair(opts.dilation ?? 1);
-    const w = param('w', [filters, x.shape[1], k[0], k[1]], opts.init ?? truncatedNormal(0.02));
+    const w = weight([filters, x.shape[1], k[0], k[1]], opts.init ?? truncatedNormal(0.02), 0);
     const pads = resolvePads(opts.padding ?? 'SAME', x.shape[2], x.shape[3], k, s, d);
     const y = new Tensor(ir.conv(tr.builder, x.value, w.value, { strides: s, pads, dilations: d }));
     return opts.bias === false ? y : add(y, reshape(param('b', [filters], zeros()), [1, filters, 1, 1]));
@@ -82,7 +85,7 @@ export function deconv2d(x: Tensor, filters: number, opts: ConvOptions = {}): Te
   return tr.layer('deconv2d', opts.name, () => {
     if (x.rank !== 4) throw new GancError(`deconv2d: input must be [N, C, H, W], got [${x.shape}]`, callSite());
     const k = pair(opts.kernel ?? 5), s = pair(opts.stride ?? 2), d = pair(opts.dilation ?? 1);
-    const w = param('w', [x.shape[1], filters, k[0], k[1]], opts.init ?? normal(0.02));
+    const w = weight([x.shape[1], filters, k[0], k[1]], opts.init ?? normal(0.02), 1);
     const padding = opts.padding ?? 'SAME';
     let pads: number[], outputPadding = [0, 0];
     if (padding === 'SAME') {

@@ -25,3 +25,18 @@ export function meanAbs(t: Tensor): Tensor {
 export function meanSquare(t: Tensor): Tensor {
   return mean(mul(t, t));
 }
+
+/** The discriminator's hinge loss (Lim & Ye 2017; Miyato et al. 2018): E[relu(1 − D(x))] + E[relu(1 + D(G(z)))]. */
+export function hingeDLoss(real: Tensor, fake: Tensor): Tensor {
+  return add(mean(relu(sub(1, real))), mean(relu(add(1, fake))));
+}
+
+/** The critic's Wasserstein loss (Arjovsky et al. 2017): E[D(G(z))] − E[D(x)]. */
+export function wassersteinDLoss(real: Tensor, fake: Tensor): Tensor {
+  return sub(mean(fake), mean(real));
+}
+
+/** The generator's loss against a critic (Wasserstein) or a hinge discriminator: −E[D(G(z))]. */
+export function criticGLoss(fake: Tensor): Tensor {
+  return neg(mean(fake));
+}

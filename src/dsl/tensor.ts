@@ -1,4 +1,6 @@
 /** The Tensor a model file works with: a traced value with a static shape, and its operations. */
+import { gradients } from '../compiler/autodiff.ts';
+import { callSite } from '../compiler/builder.ts';
 import type { Value } from '../compiler/ir.ts';
 import * as ir from '../compiler/ops/index.ts';
 import { currentTrace } from './trace.ts';
@@ -79,4 +81,18 @@ export function logsumexp(x: Tensor, axis = -1, keepDims = false): Tensor {
 /** A constant tensor (float32). */
 export function constantTensor(data: number[] | Float32Array, shape: number[]): Tensor {
   return wrap(b().constant(Float32Array.from(data), shape));
+}
+
+/**
+ * ∂(Σ y)/∂x inside a loss, as ordinary graph nodes (PyTorch's `autograd.grad(y.sum(), x, create_graph=True)`): a loss
+ * built from the result is differentiated again when ganc takes the step's gradient, which is how gradient penalties
+ * (R1, WGAN-GP) train the discriminator. x is any tensor y was computed from: a data input, an intermediate value.
+ */
+export function grad(y: Tensor, x: Tensor): Tensor;
+export function grad(y: Tensor, xs: readonly Tensor[]): Tensor[];
+export function grad(y: Tensor, x: Tensor | readonly Tensor[]): Tensor | Tensor[] {
+  const xs = x instanceof Tensor ? [x] : x;
+  const g = gradients(b(), y.value, xs.map((t) => t.value), callSite(), `grad(y, x): y [${y.shape}]`, `x${xs.length > 1 ? ' (any of them)' : ''}`);
+  const out = xs.map((t) => wrap(g.get(t.value)!));
+  return x instanceof Tensor ? out[0] : out;
 }

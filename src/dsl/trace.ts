@@ -6,6 +6,16 @@ import { GancError, type Site } from '../errors.ts';
 import { Builder, callSite, newValue } from '../compiler/builder.ts';
 import type { DType, Role, Shape, Value } from '../compiler/ir.ts';
 import type { Init } from './init.ts';
+import type { Tensor } from './tensor.ts';
+
+/** Role of a tensor a model creates: trained, or state a layer carries from step to step (not trained). */
+export type StateRole = 'param' | 'bn_state' | 'sn_state';
+
+/** Prefix of the moving-average copies of the generator's state (`ema/g/linear_0/w`). */
+export const EMA_PREFIX = 'ema/';
+
+/** Rewrites a layer's weight before use (spectral normalization); `outAxis` is the weight's output-channel axis. */
+export type WeightHook = (w: Tensor, outAxis: number) => Tensor;
 
 export interface TensorSpec {
   name: string;
@@ -13,7 +23,7 @@ export interface TensorSpec {
   network: string;
   shape: number[];
   init: Init;
-  role: 'param' | 'bn_state';
+  role: StateRole;
   site?: Site;
 }
 
@@ -32,7 +42,11 @@ export class Trace {
   readonly inputs = new Map<string, GraphInputInfo>();
   /** New values of state tensors (BN running statistics) proposed in this graph, by state name. */
   readonly stateUpdates = new Map<string, Value>();
+  /** Applied to the weight of every conv2d, deconv2d and linear layer while set (innermost last). */
+  readonly weightHooks: WeightHook[] = [];
   private scopes: Scope[] = [];
+  /** Set while tracing the moving-average generator (see `averaged`): its parameter values. */
+  private averagedParams: ReadonlyMap<string, Value> | undefined;
 
   constructor(
     readonly builder: Builder,
@@ -82,7 +96,7 @@ export class Trace {
   }
 
   /** A trainable parameter (or a state tensor) of the current scope, created on first use. */
-  tensor(local: string, shape: number[], init: Init, role: 'param' | 'bn_state'): Value {
+  tensor(local: string, shape: number[], init: Init, role: StateRole): Value {
     if (!this.scopes.length) throw new GancError(`parameter '${local}' must be created inside the generator or the discriminator`, callSite());
     const name = [...this.scopes.map((s) => s.name), local].join('/');
     const prev = this.specs.get(name);
@@ -94,7 +108,26 @@ export class Trace {
       if (shape.some((d) => !Number.isInteger(d) || d < 1)) throw new GancError(`parameter ${name} has invalid shape [${shape}]`, callSite());
       this.specs.set(name, { name, network: this.scopes[0].name, shape, init, role, site: callSite() });
     }
+    if (this.averagedParams) {
+      if (role !== 'param') return this.input(EMA_PREFIX + name, shape, 'ema');
+      const v = this.averagedParams.get(name);
+      if (!v) throw new GancError(`parameter ${name} has no moving average (it is not a parameter of the network averaged)`, callSite());
+      return v;
+    }
     return this.input(name, shape, role);
+  }
+
+  /**
+   * Run `fn` (a network) as the moving-average copy of itself: parameters read `params` (by name), other state
+   * (batch-norm statistics) reads and updates `ema/<name>` inputs with role 'ema' instead of its own.
+   */
+  averaged<T>(params: ReadonlyMap<string, Value>, fn: () => T): T {
+    this.averagedParams = params;
+    try {
+      return fn();
+    } finally {
+      this.averagedParams = undefined;
+    }
   }
 
   updateState(name: string, value: Value): void {
@@ -103,7 +136,7 @@ export class Trace {
 
   /** Full name a local state tensor gets in the current scope. */
   scopedName(local: string): string {
-    return [...this.scopes.map((s) => s.name), local].join('/');
+    return (this.averagedParams ? EMA_PREFIX : '') + [...this.scopes.map((s) => s.name), local].join('/');
   }
 }
 

@@ -72,21 +72,24 @@ export function oneHot(labels: Int32Array, idx: Uint32Array, k: number): Float32
   return out;
 }
 
-/** One iteration's draws: the data batch, the labelled batch (if any) and the epoch it came from. */
+/** One iteration's draws: the data batch of each D update, their labelled batches (if any), the epoch reached. */
 interface Draw {
-  idx: Uint32Array;
-  lidx?: Uint32Array;
+  idx: Uint32Array[];
+  lidx?: Uint32Array[];
   epoch: number;
 }
 
 const needsReal = (r: GraphRunner) => r.inputs('data').includes('real');
 const needsLabels = (r: GraphRunner) => r.inputs('label').includes('labels');
 const needsLabelled = (r: GraphRunner) => r.inputs('data').includes('labelled_real') || r.inputs('label').includes('labelled_labels');
+/** Noise inputs besides z (a model's `c.uniform(...)`): uniform [0, 1) numbers of their shape. */
+const extraNoise = (r: GraphRunner) => r.entry.inputs.filter((i) => i.role === 'noise' && i.name !== 'z');
 
 /**
- * Buffers for up to K iterations and the draws that fill them, in a fixed order per iteration (the batch, the
- * labelled batch, then the D step's noise and each G step's) so that K single steps and one fused chunk of K see the
- * same numbers, and a resumed run continues the same sequence.
+ * Buffers for up to K iterations and the draws that fill them, in a fixed order per iteration so that K single steps
+ * and one fused chunk of K see the same numbers, and a resumed run continues the same sequence: each D update's batch
+ * (and labelled batch), then the noise z of every run of the iteration (the D updates', then the G updates'), then
+ * each run's other noise inputs. A G update reads the last D update's batch.
  */
 export class Batches {
   readonly imgLen: number;
@@ -95,17 +98,25 @@ export class Batches {
   private readonly real: Float32Array;
   private readonly labelledBuf?: Float32Array;
   private readonly z: Float32Array;
+  /** Per run of the iteration: its extra noise inputs' values (single steps only). */
+  private readonly extra: Map<string, Float32Array>[];
+  /** D updates per iteration. */
+  private readonly nD: number;
 
+  /** `runs`: the graphs one iteration runs, in order (dUpdatesPerG × d_step, then gUpdatesPerD × g_step). */
   constructor(
     private readonly def: GanDef, private readonly data: Dataset, readonly order: DataOrder, readonly noise: Rng,
-    private readonly labelled: LabelledOrder | undefined, private readonly K: number,
+    private readonly labelled: LabelledOrder | undefined, private readonly K: number, private readonly runs: readonly GraphRunner[],
   ) {
+    this.nD = def.dUpdatesPerG;
     this.img = [def.image.channels, def.image.size, def.image.size];
     this.imgLen = def.batch * this.img[0] * this.img[1] * this.img[2];
     this.zLen = def.batch * def.z.size;
-    this.real = new Float32Array(K * this.imgLen);
-    this.labelledBuf = labelled ? new Float32Array(K * this.imgLen) : undefined;
-    this.z = new Float32Array(K * this.noisePerIteration);
+    this.real = new Float32Array(K * this.nD * this.imgLen);
+    this.labelledBuf = labelled ? new Float32Array(K * this.nD * this.imgLen) : undefined;
+    this.z = new Float32Array(K * runs.length * this.zLen);
+    this.extra = runs.map((r) => new Map(extraNoise(r).map((i) => [i.name, new Float32Array(i.shape.reduce((a, b) => a * b, 1))])));
+    if (K > 1 && this.extra.some((m) => m.size)) throw new Error('stacked draws support no noise inputs besides z');
   }
 
   /** Does any of these graphs take the separate labelled batch? */
@@ -113,40 +124,47 @@ export class Batches {
     return runners.some(needsLabelled);
   }
 
-  private get noisePerIteration(): number {
-    return (1 + this.def.gUpdatesPerD) * this.zLen;
-  }
-
   /** Iteration `it`'s data and noise into slot `i`. */
   private draw(it: number, i: number): Draw {
-    const { imgLen, zLen } = this;
-    const idx = this.order.next();
-    batchToFloat(this.data, idx, this.real.subarray(i * imgLen, (i + 1) * imgLen));
-    const lidx = this.labelled?.at(it);
-    if (lidx) batchToFloat(this.data, lidx, this.labelledBuf!.subarray(i * imgLen, (i + 1) * imgLen));
-    for (let j = 0; j < 1 + this.def.gUpdatesPerD; j++) this.z.set(sampleNoise(this.noise, zLen, this.def.z.dist), (i * (1 + this.def.gUpdatesPerD) + j) * zLen);
-    return { idx, lidx, epoch: this.order.epoch };
+    const { imgLen, zLen, nD, runs } = this;
+    const idx: Uint32Array[] = [];
+    const lidx: Uint32Array[] = [];
+    for (let j = 0; j < nD; j++) {
+      const slot = i * nD + j;
+      idx.push(this.order.next());
+      batchToFloat(this.data, idx[j], this.real.subarray(slot * imgLen, (slot + 1) * imgLen));
+      const l = this.labelled?.at(it * nD + j);
+      if (l) {
+        lidx.push(l);
+        batchToFloat(this.data, l, this.labelledBuf!.subarray(slot * imgLen, (slot + 1) * imgLen));
+      }
+    }
+    for (let j = 0; j < runs.length; j++) this.z.set(sampleNoise(this.noise, zLen, this.def.z.dist), (i * runs.length + j) * zLen);
+    for (const m of this.extra) for (const buf of m.values()) for (let k = 0; k < buf.length; k++) buf[k] = this.noise.uniform();
+    return { idx, lidx: this.labelled ? lidx : undefined, epoch: this.order.epoch };
   }
 
-  /** Iteration `it` drawn; `feeds(runner, j)` gives the feeds of its j-th run (0 = D step, 1.. = G steps). */
+  /** Iteration `it` drawn; `feeds(runner, j)` gives the feeds of its j-th run (see `runs`). */
   single(it: number): { epoch: number; feeds: (r: GraphRunner, j: number) => Record<string, ort.Tensor> } {
     const { def, data, imgLen, zLen } = this;
     const B = def.batch;
     const { idx, lidx, epoch } = this.draw(it, 0);
     const feeds = (r: GraphRunner, j: number): Record<string, ort.Tensor> => {
+      const b = Math.min(j, this.nD - 1); // the batch this run reads
       const f: Record<string, ort.Tensor> = { z: new ort.Tensor('float32', this.z.subarray(j * zLen, (j + 1) * zLen), [B, def.z.size]) };
-      if (needsReal(r)) f.real = new ort.Tensor('float32', this.real.subarray(0, imgLen), [B, ...this.img]);
-      if (needsLabels(r)) f.labels = new ort.Tensor('float32', oneHot(data.labels!, idx, def.classes!), [B, def.classes!]);
+      for (const [name, buf] of this.extra[j]) f[name] = new ort.Tensor('float32', buf, r.entry.inputs.find((x) => x.name === name)!.shape);
+      if (needsReal(r)) f.real = new ort.Tensor('float32', this.real.subarray(b * imgLen, (b + 1) * imgLen), [B, ...this.img]);
+      if (needsLabels(r)) f.labels = new ort.Tensor('float32', oneHot(data.labels!, idx[b], def.classes!), [B, def.classes!]);
       if (lidx && needsLabelled(r)) {
-        f.labelled_real = new ort.Tensor('float32', this.labelledBuf!.subarray(0, imgLen), [B, ...this.img]);
-        f.labelled_labels = new ort.Tensor('float32', oneHot(data.labels!, lidx, def.classes!), [B, def.classes!]);
+        f.labelled_real = new ort.Tensor('float32', this.labelledBuf!.subarray(b * imgLen, (b + 1) * imgLen), [B, ...this.img]);
+        f.labelled_labels = new ort.Tensor('float32', oneHot(data.labels!, lidx[b], def.classes!), [B, def.classes!]);
       }
       return f;
     };
     return { epoch, feeds };
   }
 
-  /** Iterations it … it+K-1 drawn and stacked as the fused graph `r`'s sequence feeds. */
+  /** Iterations it … it+K-1 drawn and stacked as the fused graph `r`'s sequence feeds (one D update each). */
   stacked(it: number, r: GraphRunner): { epochs: number[]; feeds: Record<string, ort.Tensor> } {
     const { def, data, K } = this;
     const B = def.batch;
@@ -156,12 +174,12 @@ export class Batches {
     const epochs: number[] = [];
     for (let i = 0; i < K; i++) {
       const { idx, lidx, epoch } = this.draw(it + i, i);
-      labels?.set(oneHot(data.labels!, idx, C), i * B * C);
-      if (lidx) labelledLabels?.set(oneHot(data.labels!, lidx, C), i * B * C);
+      labels?.set(oneHot(data.labels!, idx[0], C), i * B * C);
+      if (lidx) labelledLabels?.set(oneHot(data.labels!, lidx[0], C), i * B * C);
       epochs.push(epoch);
     }
     const seqs: Record<string, [Float32Array | undefined, number[]]> = {
-      real: [this.real, [B, ...this.img]], z: [this.z, [1 + def.gUpdatesPerD, B, def.z.size]], labels: [labels, [B, C]],
+      real: [this.real, [B, ...this.img]], z: [this.z, [this.runs.length, B, def.z.size]], labels: [labels, [B, C]],
       labelled_real: [this.labelledBuf, [B, ...this.img]], labelled_labels: [labelledLabels, [B, C]],
     };
     const feeds: Record<string, ort.Tensor> = {};

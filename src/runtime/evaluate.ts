@@ -201,6 +201,8 @@ export interface EvalReport {
   source: string;
   model: string;
   step: number | null;
+  /** For models that keep a moving average of G's weights: which weights were evaluated. */
+  weights?: 'ema' | 'raw';
   /** The real images' folder. */
   data: string;
   size: number;
@@ -235,7 +237,7 @@ export function formatEval(r: EvalReport): string {
   }
   const w0 = Math.max(...rows.map((x) => x[0].length), 'metric'.length);
   const w1 = Math.max(...rows.map((x) => x[1].length), 'value'.length);
-  const head = `${r.source}: ${r.model}${r.step !== null ? ` at step ${r.step}` : ''}, ${r.n.generated} generated vs ${r.n.real} real ${r.size}×${r.size} images from ${r.data} (seed ${r.seed}, SWD ${r.swd.patchesPerImage} patches/image)`;
+  const head = `${r.source}: ${r.model}${r.step !== null ? ` at step ${r.step}` : ''}${r.weights ? ` (${r.weights === 'ema' ? 'averaged' : 'raw'} weights)` : ''}, ${r.n.generated} generated vs ${r.n.real} real ${r.size}×${r.size} images from ${r.data} (seed ${r.seed}, SWD ${r.swd.patchesPerImage} patches/image)`;
   const lines = [head, `${'metric'.padEnd(w0)}  ${'value'.padStart(w1)}`, `${'-'.repeat(w0)}  ${'-'.repeat(w1)}`];
   for (const [a, b, note] of rows) lines.push(`${a.padEnd(w0)}  ${b.padStart(w1)}${note ? `  ${note}` : ''}`);
   const s = r.seconds;

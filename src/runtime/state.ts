@@ -4,6 +4,15 @@
  */
 import ort from 'onnxruntime-node';
 import type { Manifest } from '../compiler/compile.ts';
+import { EMA_PREFIX } from '../dsl/trace.ts';
+
+/**
+ * The state tensor that feeds generator input `name`: its moving average `ema/<name>` where the model keeps one
+ * (samples, export and eval use the averaged generator by default), else — or with `raw` — the trained tensor.
+ */
+export function generatorStateName(name: string, has: (state: string) => boolean, raw = false): string {
+  return !raw && has(EMA_PREFIX + name) ? EMA_PREFIX + name : name;
+}
 
 export class StateStore {
   readonly tensors = new Map<string, ort.Tensor>();
@@ -17,6 +26,10 @@ export class StateStore {
       s.tensors.set(e.name, new ort.Tensor('float32', data, e.shape));
     }
     return s;
+  }
+
+  has(name: string): boolean {
+    return this.tensors.has(name);
   }
 
   get(name: string): ort.Tensor {

@@ -2,11 +2,10 @@
 import ort from 'onnxruntime-node';
 import type { Compiled, GraphEntry } from '../compiler/compile.ts';
 import { FUSED_GRAPH } from '../compiler/fuse_steps.ts';
+import { STATE_ROLES } from '../compiler/ir.ts';
 import { toOnnx } from '../compiler/onnx.ts';
 import { createSession, type SessionOptions } from './ort.ts';
 import type { StateStore } from './state.ts';
-
-const STATE_ROLES = new Set(['param', 'optimizer_state', 'bn_state']);
 
 export class GraphRunner {
   /** output name → state name it replaces */
@@ -16,11 +15,15 @@ export class GraphRunner {
     this.updates = new Map(entry.outputs.filter((o) => o.updates).map((o) => [o.name, o.updates!]));
   }
 
-  /** Run with state from `store` and the given data/noise/label feeds; state outputs are applied to the store. */
-  async run(store: StateStore, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+  /**
+   * Run with state from `store` and the given data/noise/label feeds; state outputs are applied to the store.
+   * `stateName` says which state tensor feeds a state input (default: its namesake; the moving-average generator
+   * reads `ema/<name>`).
+   */
+  async run(store: StateStore, feeds: Record<string, ort.Tensor>, stateName = (input: string) => input): Promise<Record<string, ort.Tensor>> {
     const all: Record<string, ort.Tensor> = {};
     for (const i of this.entry.inputs) {
-      if (STATE_ROLES.has(i.role)) all[i.name] = store.get(i.name);
+      if (STATE_ROLES.has(i.role)) all[i.name] = store.get(stateName(i.name));
       else if (feeds[i.name]) all[i.name] = feeds[i.name];
       else throw new Error(`no feed for ${i.role} input ${i.name}`);
     }

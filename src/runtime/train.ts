@@ -1,5 +1,5 @@
 /**
- * The training loop: per iteration one D update and gUpdatesPerD G updates, seeded noise and data order, sample
+ * The training loop: per iteration dUpdatesPerG D updates and gUpdatesPerD G updates, seeded noise and data order, sample
  * grids and a loss curve along the way, atomic checkpoints every N iterations and on Ctrl-C, and exact resume.
  * train() is a short sequence of named steps; the Trainer holds the loop's state and one method per thing it does.
  */
@@ -20,7 +20,7 @@ import type { Device } from './ort.ts';
 import { writeLossCurve, writeSampleGrid } from './pictures.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { appendMetrics, type MetricsRow, type RunPaths, runPaths, truncateMetrics } from './run_folder.ts';
-import { StateStore } from './state.ts';
+import { StateStore, generatorStateName } from './state.ts';
 import { openSessions, type GraphRunner, type Sessions } from './steps.ts';
 
 
@@ -156,6 +156,8 @@ class Trainer implements TrainerView {
   private step: number;
   private readonly rows: MetricsRow[];
   private readonly batches: Batches;
+  /** The graphs one iteration runs, in order: dUpdatesPerG × d_step, then gUpdatesPerD × g_step. */
+  private readonly runs: GraphRunner[];
   private readonly K: number;
   private readonly sampleZ: Float32Array;
   private interrupted = false;
@@ -172,7 +174,8 @@ class Trainer implements TrainerView {
     ({ store: this.store, step: this.step, rows: this.rows } = start);
     const labelled = Batches.wantsLabelled([sessions.d, sessions.g]) ? new LabelledOrder(data.labels!, pool, this.def.batch, opts.seed) : undefined;
     if (labelled && labelled.count < this.def.batch) throw new GancError(`the data has ${labelled.count} labelled images, fewer than one batch of ${this.def.batch}`, { file: data.source });
-    this.batches = new Batches(this.def, data, start.order, start.noise, labelled, this.K);
+    this.runs = [...Array<GraphRunner>(this.def.dUpdatesPerG).fill(sessions.d), ...Array<GraphRunner>(this.def.gUpdatesPerD).fill(sessions.g)];
+    this.batches = new Batches(this.def, data, start.order, start.noise, labelled, this.K, this.runs);
     this.sampleZ = sampleNoise(new Rng(`${opts.seed}/samples`), 64 * this.def.z.size, this.def.z.dist);
   }
 
@@ -216,16 +219,14 @@ class Trainer implements TrainerView {
     );
   }
 
-  /** One iteration, one run() per graph. */
+  /** One iteration, one run() per update; each logged value is the last update's. */
   private async singleStep(): Promise<IterationLog[]> {
-    const { sessions, store } = this;
     const { epoch, feeds } = this.batches.single(this.step);
     const values: Record<string, number> = {};
-    const collect = (out: Record<string, ort.Tensor>, r: GraphRunner) => {
+    for (const [j, r] of this.runs.entries()) {
+      const out = await r.run(this.store, feeds(r, j));
       for (const name of lossNames(r)) values[name] = (out[name].data as Float32Array)[0];
-    };
-    collect(await sessions.d.run(store, feeds(sessions.d, 0)), sessions.d);
-    for (let k = 0; k < this.def.gUpdatesPerD; k++) collect(await sessions.g.run(store, feeds(sessions.g, 1 + k)), sessions.g);
+    }
     return [{ values, epoch }];
   }
 
@@ -290,8 +291,10 @@ class Trainer implements TrainerView {
     return (performance.now() - this.t0) / 1000;
   }
 
+  /** The averaged generator where the model keeps one (as export and eval use), else the trained one. */
   async generate(z: Float32Array, n: number): Promise<Float32Array> {
-    const out = await this.sessions.generate.run(this.store, { z: new ort.Tensor('float32', z, [n, this.def.z.size]) });
+    const state = (name: string) => generatorStateName(name, (s) => this.store.has(s));
+    const out = await this.sessions.generate.run(this.store, { z: new ort.Tensor('float32', z, [n, this.def.z.size]) }, state);
     return out.image.data as Float32Array;
   }
 

@@ -565,14 +565,18 @@ function param(params: Params, name: string): Tensor {
   return t;
 }
 
-/** z [N, zdim] → images [N, channels, size, size] in [−1, 1]. */
-export function dcganGenerator(z: Tensor, params: Params, cfg: DcganConfig): Tensor {
+/**
+ * z [N, zdim] → images [N, channels, size, size] in [−1, 1]. `onBatchStats(l, m)` sees the batch statistics that
+ * batch norm l normalizes with (mean and biased variance per channel).
+ */
+export function dcganGenerator(z: Tensor, params: Params, cfg: DcganConfig, onBatchStats?: (l: number, m: ReturnType<typeof moments>) => void): Tensor {
   const p = (name: string) => param(params, name);
   const eps = cfg.eps ?? 1e-5;
   const s = s16(cfg);
   const N = z.shape[0]!;
   let h = linear(z, p('g.h0.w'), p('g.h0.b'));
   h = reshape(h, [N, 8 * cfg.gf, s, s]);
+  onBatchStats?.(0, moments(h, [0, 2, 3]));
   h = relu(batchNormTrain(h, p('g.bn0.gamma'), p('g.bn0.beta'), eps, [0, 2, 3]));
   for (let l = 1; l <= 4; l++) {
     const size = h.shape[2]!;
@@ -583,7 +587,10 @@ export function dcganGenerator(z: Tensor, params: Params, cfg: DcganConfig): Ten
       { stride: [2, 2], pads: [b, b, e, e], outputPadding: [op, op] },
       p(`g.h${l}.b`),
     );
-    if (l < 4) h = relu(batchNormTrain(h, p(`g.bn${l}.gamma`), p(`g.bn${l}.beta`), eps, [0, 2, 3]));
+    if (l < 4) {
+      onBatchStats?.(l, moments(h, [0, 2, 3]));
+      h = relu(batchNormTrain(h, p(`g.bn${l}.gamma`), p(`g.bn${l}.beta`), eps, [0, 2, 3]));
+    }
   }
   return tanh(h);
 }

@@ -2,13 +2,15 @@
  * Built-in data sets rendered from icon packages: brand logos (the seed's subject) and app icons (its second
  * class for the semi-supervised model), as PNG folders that loadImageFolder reads like any user folder.
  */
-import { readFile, readlink, readdir, rename, rm, symlink, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, link, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { GancError } from '../../errors.ts';
+import { Rng } from '../../random.ts';
 import { pidAlive } from '../liveness.ts';
 import { defaultCacheRoot, writeFileAtomic } from './cache.ts';
 import { renderAll } from './render.ts';
-import { iconifyFlatColorIcons, iconifyLogos, PAPIRUS_APPS, papirusApps, simpleIcons, takeInTurn } from './sources.ts';
+import type { Dataset } from './images.ts';
+import { ICONIFY_APP_SETS, iconifyAppSets, iconifyLogos, PAPIRUS_APPS, papirusApps, simpleIcons, takeInTurn } from './sources.ts';
 import type { SvgItem } from './render.ts';
 
 export interface BuildOptions {
@@ -25,6 +27,8 @@ export interface BuildResult {
   failed: string[];
   /** Where the images came from, one name per subfolder. */
   sources: string[];
+  /** Balanced labelled sets: each class. */
+  classes?: Record<string, ClassInfo>;
 }
 
 const COMPLETE = '.complete';
@@ -36,7 +40,8 @@ export async function buildLogos(outDir: string, opts: BuildOptions = {}): Promi
 
 /**
  * App icons: Debian's papirus-icon-theme when installed (about 3,600, `apt-get install papirus-icon-theme`),
- * otherwise Iconify's flat-color-icons (MIT, about 330 app-style icons) so that a bare machine still works.
+ * otherwise about 3,070 from four full-colour icon sets on npm (iconifyAppSets), so that a bare machine has
+ * thousands too.
  */
 export async function buildApps(outDir: string, opts: BuildOptions = {}): Promise<BuildResult> {
   return buildFrom(outDir, await appSources(), opts);
@@ -47,9 +52,13 @@ export async function ensureBuiltinLogos(size: number, opts: Omit<BuildOptions, 
 }
 
 export async function ensureBuiltinApps(size: number, opts: Omit<BuildOptions, 'size' | 'limit'> = {}): Promise<string> {
-  // The source is part of the check, so installing Papirus later replaces the small fallback set.
-  const source = (await hasPapirus()) ? 'papirus' : 'flat-color-icons';
-  return ensureBuilt(`apps-${size}`, [source], (dir) => buildApps(dir, { ...opts, size }));
+  // The sources are part of the check, so installing Papirus later replaces the npm sets.
+  return ensureBuilt(`apps-${size}`, await appSourceNames(), (dir) => buildApps(dir, { ...opts, size }));
+}
+
+/** Where the app icons come from on this machine (what `buildApps` would use). */
+export async function appSourceNames(): Promise<string[]> {
+  return (await hasPapirus()) ? ['papirus'] : [...ICONIFY_APP_SETS];
 }
 
 /** The built-in training data at `size`: the logos, or logos and app icons as two classes for labelled models. */
@@ -57,22 +66,93 @@ export function ensureBuiltinData(size: number, labelled: boolean, opts: Omit<Bu
   return labelled ? ensureLabelledLogosApps(size, opts) : ensureBuiltinLogos(size, opts);
 }
 
-/** A folder with `logos/` and `apps/` (links to the built-in sets), for loadImageFolder(…, { labels: true }). */
+/**
+ * A folder with `apps/` and `logos/` holding equally many images, for loadImageFolder(…, { labels: true }): a
+ * semi-supervised model trained on lopsided classes learns to answer the larger one. The larger class is sampled
+ * down to the smaller's count (seeded, so every machine with the same sources gets the same set); the images are
+ * hard links into the built-in sets.
+ */
 export async function ensureLabelledLogosApps(size: number, opts: Omit<BuildOptions, 'size' | 'limit'> = {}): Promise<string> {
-  const parts = { apps: await ensureBuiltinApps(size, opts), logos: await ensureBuiltinLogos(size, opts) };
-  const dir = join(defaultCacheRoot(), `logos-apps-${size}`);
-  await mkdir(dir, { recursive: true });
-  for (const [name, target] of Object.entries(parts)) {
-    const link = join(dir, name);
-    if ((await readlink(link).catch(() => undefined)) === target) continue;
-    await rm(link, { recursive: true, force: true });
-    await symlink(target, link, 'dir');
+  const classes = { apps: await ensureBuiltinApps(size, opts), logos: await ensureBuiltinLogos(size, opts) };
+  // The key names each class's sources and count: a rebuilt class (Papirus installed) rebuilds the balanced set.
+  const key = [`balanced (${BALANCE_SEED})`];
+  for (const [name, dir] of Object.entries(classes)) {
+    const info = await readBuildInfo(dir);
+    key.push(`${name}: ${info?.sources.join(' + ')} (${info?.written})`);
   }
-  return dir;
+  return ensureBuilt(`logos-apps-${size}`, key, (dir) => linkBalanced(classes, dir));
+}
+
+/** Seed of the sampling that balances the built-in labelled set. */
+export const BALANCE_SEED = 'logos-apps/1';
+
+/** Links every class folder's images into `outDir/<class>/`, the larger classes sampled down to the smallest's count. */
+export async function linkBalanced(classes: Record<string, string>, outDir: string, seed = BALANCE_SEED): Promise<BuildResult> {
+  const files = Object.fromEntries(await Promise.all(Object.entries(classes).map(async ([name, dir]) => [name, await pngsUnder(dir)] as const)));
+  const n = Math.min(...Object.values(files).map((f) => f.length));
+  const result: BuildResult = { dir: outDir, written: 0, failed: [], sources: Object.keys(classes), classes: {} };
+  for (const [name, list] of Object.entries(files)) {
+    const keep = [...new Rng(`${seed}/${name}`).shuffle(Uint32Array.from(list, (_, i) => i)).subarray(0, n)].sort((a, b) => a - b);
+    const sources = (await readBuildInfo(classes[name]))?.sources ?? [];
+    result.classes![name] = { count: n, of: list.length, sources };
+    for (const i of keep) await linkOrCopy(join(classes[name], list[i]), join(outDir, name, list[i]));
+    result.written += keep.length;
+  }
+  return result;
+}
+
+/** Paths (relative, sorted) of the PNG files under a folder. */
+async function pngsUnder(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  const entries = (await readdir(join(dir, rel), { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    if (e.isDirectory()) out.push(...(await pngsUnder(dir, join(rel, e.name))));
+    else if (e.name.endsWith('.png')) out.push(join(rel, e.name));
+  }
+  return out;
+}
+
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  await mkdir(dirname(to), { recursive: true });
+  await link(from, to).catch(() => copyFile(from, to)); // another file system, or one without hard links
+}
+
+/** One class of a balanced set: the images it has, out of how many, from which sources. */
+export interface ClassInfo {
+  count: number;
+  of: number;
+  sources: string[];
+}
+
+export interface BuildInfo {
+  sources: string[];
+  written: number;
+  failed: string[];
+  /** Balanced labelled sets: each class. */
+  classes?: Record<string, ClassInfo>;
+}
+
+const CLASS_NOUNS: Record<string, string> = { apps: 'app icons', logos: 'logos' };
+
+/**
+ * The line a run prints about its data: for labelled data the images of each class (so lopsided classes show), and
+ * for the built-in balanced set how it was balanced and where each class comes from.
+ */
+export async function describeData(data: Dataset, dir: string): Promise<string> {
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  if (!data.labels || !data.classes) return `data: ${fmt(data.count)} images from ${dir}`;
+  const counts = data.classes.map(() => 0);
+  for (const l of data.labels) if (l >= 0) counts[l]++;
+  const info = (await readBuildInfo(dir))?.classes;
+  if (!info) return `data: ${fmt(data.count)} images from ${dir} (classes: ${data.classes.map((c, k) => `${c} ${fmt(counts[k])}`).join(', ')})`;
+  const parts = data.classes.map((c, k) => `${fmt(counts[k])} ${CLASS_NOUNS[c] ?? c}`);
+  const down = data.classes.filter((c) => info[c] && info[c].of > info[c].count).map((c) => `${CLASS_NOUNS[c] ?? c} sampled down from ${fmt(info[c].of)}`);
+  const from = data.classes.map((c) => `${CLASS_NOUNS[c] ?? c} from ${info[c]?.sources.join(' + ')}`);
+  return `data: ${parts.join(' + ')} (balanced${down.length ? `: ${down.join(', ')}` : ''}; ${from.join(', ')}) in ${dir}`;
 }
 
 /** What a finished built-in folder holds (from its completion marker), or undefined for an unfinished one. */
-export async function readBuildInfo(dir: string): Promise<{ sources: string[]; written: number; failed: string[] } | undefined> {
+export async function readBuildInfo(dir: string): Promise<BuildInfo | undefined> {
   try {
     return JSON.parse(await readFile(join(dir, COMPLETE), 'utf8'));
   } catch {
@@ -82,7 +162,7 @@ export async function readBuildInfo(dir: string): Promise<{ sources: string[]; w
 
 async function appSources(): Promise<Record<string, SvgItem[]>> {
   const papirus = await papirusApps();
-  return papirus?.length ? { papirus } : { 'flat-color-icons': await iconifyFlatColorIcons() };
+  return papirus?.length ? { papirus } : iconifyAppSets();
 }
 
 async function hasPapirus(): Promise<boolean> {
@@ -119,7 +199,7 @@ async function ensureBuilt(name: string, sources: string[], build: (dir: string)
   await rm(tmp, { recursive: true, force: true });
   const r = await build(tmp);
   if (r.written === 0) throw new GancError(`no image could be rendered for ${name}`, { file: tmp });
-  await writeFileAtomic(join(tmp, COMPLETE), JSON.stringify({ sources, written: r.written, failed: r.failed }));
+  await writeFileAtomic(join(tmp, COMPLETE), JSON.stringify({ sources, written: r.written, failed: r.failed, ...(r.classes ? { classes: r.classes } : {}) } satisfies BuildInfo));
   await rm(dir, { recursive: true, force: true });
   try {
     await rename(tmp, dir);

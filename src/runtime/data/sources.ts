@@ -51,6 +51,48 @@ export async function iconifyFlatColorIcons(): Promise<SvgItem[]> {
   return iconifyIcons(icons);
 }
 
+export const ICONIFY_APP_SETS = ['flat-color-icons', 'fluent-color', 'streamline-ultimate-color', 'fluent-emoji-flat'] as const;
+
+/**
+ * App-icon-like full-colour sets from npm, for a machine without Papirus: about 3,070 icons that are not brand logos —
+ * flat-color-icons (MIT, 322), Fluent UI System Color Icons (MIT, 199 drawings), Streamline's Ultimate color icons
+ * (CC BY 4.0, 958) and Fluent Emoji Flat (MIT, 1,593 without skin-tone variants).
+ */
+export async function iconifyAppSets(): Promise<Record<(typeof ICONIFY_APP_SETS)[number], SvgItem[]>> {
+  return {
+    'flat-color-icons': withoutBrandLogos(await iconifyFlatColorIcons()),
+    'fluent-color': largestSizeEach(iconifyIcons((await import('@iconify-json/fluent-color')).icons)),
+    'streamline-ultimate-color': withoutBrandLogos(iconifyIcons((await import('@iconify-json/streamline-ultimate-color')).icons)),
+    'fluent-emoji-flat': withoutSkinTones(iconifyIcons((await import('@iconify-json/fluent-emoji-flat')).icons)),
+  };
+}
+
+/** The few brand marks among those sets (`github-logo-1`, flat-color-icons' `debian`): they belong to the other class. */
+export function withoutBrandLogos(items: SvgItem[]): SvgItem[] {
+  const brands = new Set(['android-os', 'debian', 'google', 'linux']);
+  return items.filter((i) => !/(^|-)logo(-\d+)?$/.test(i.name) && !brands.has(i.name));
+}
+
+/** Fluent's icons come in several sizes of one drawing (`add-circle-16` … `-32`): keep the largest of each. */
+export function largestSizeEach(items: SvgItem[]): SvgItem[] {
+  const best = new Map<string, { size: number; item: SvgItem }>();
+  for (const item of items) {
+    const m = /^(.*)-(\d+)$/.exec(item.name);
+    const [base, size] = m ? [m[1], Number(m[2])] : [item.name, 0];
+    const seen = best.get(base);
+    if (!seen || seen.size < size) best.set(base, { size, item });
+  }
+  return [...best.values()].map((b) => b.item).sort(byName);
+}
+
+/** Emoji of people come in five skin tones besides the default (`…-light`, `…-medium-dark`, …): keep the default
+ * (a name is a variant only if the name without its tone is in the set: `traffic-light` stays). */
+export function withoutSkinTones(items: SvgItem[]): SvgItem[] {
+  const names = new Set(items.map((i) => i.name));
+  const tones = ['-medium-light', '-medium-dark', '-light', '-medium', '-dark'];
+  return items.filter((i) => !tones.some((t) => i.name.endsWith(t) && names.has(i.name.slice(0, -t.length))));
+}
+
 /** Debian's papirus-icon-theme: ~3,600 application icons (after removing the symlinked aliases). */
 export const PAPIRUS_APPS = '/usr/share/icons/Papirus/64x64/apps';
 
