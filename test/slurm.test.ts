@@ -8,15 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readEvals } from '../src/runtime/eval_along.ts';
 import { type StudyReport, buildReport, formatReport } from '../src/runtime/study/report.ts';
 import { readStudyJson } from '../src/runtime/study/plan.ts';
 import { type SlurmPlan, arrayScript, reportScript } from '../src/runtime/study/slurm.ts';
-import type { SlurmRecord } from '../src/runtime/study/slurm_jobs.ts';
+import { type SlurmRecord, activePairs, pairTasks } from '../src/runtime/study/slurm_jobs.ts';
 import { finished, ganc, logosFixture, REPO, show, spawnGanc, tempDir } from './helpers/logos_fixture.ts';
 import { type ClusterOrSkip, type SlurmCluster, startSlurmCluster } from './helpers/slurm_cluster.ts';
 import { buildLogos } from '../src/runtime/data/logos.ts';
@@ -70,6 +71,41 @@ test('the array script: one task per run, its sbatch options, and bash running t
   assert.match(report, /\n\/usr\/bin\/node \/proj\/bin\/ganc\.mjs study --report \/runs\/st\n/);
 });
 
+test('task states from squeue and the logs: waiting, running, failed with its tail, killed, cancelled; a requeued task\'s last attempt counts', async () => {
+  const dir = await tempDir('slurm-states');
+  mkdirSync(join(dir, 'slurm'));
+  const record: SlurmRecord = {
+    format: 'ganc-study-slurm/1',
+    submissions: [
+      { array: '5', submitted: '', script: '', tasks: [{ index: 0, key: 'a', seed: 1 }, { index: 1, key: 'a', seed: 2 }, { index: 2, key: 'b', seed: 1 }] },
+      // Resubmitted: b seed 1 now runs as 9_0; its old task 5_2 no longer counts.
+      { array: '9', submitted: '', script: '', tasks: [{ index: 0, key: 'b', seed: 1 }, { index: 1, key: 'b', seed: 2 }, { index: 2, key: 'c', seed: 1 }, { index: 3, key: 'c', seed: 2 }] },
+    ],
+  };
+  const log = (task: string, ...lines: string[]) => writeFileSync(join(dir, 'slurm', `${task}.out`), lines.join('\n') + '\n');
+  const start = (pair: string) => `ganc-slurm: start ${pair} on n1, job x, restart 0, 2026-01-01T00:00:00+00:00`;
+  log('5_0', start('a seed 1'), 'step 1/6', 'ganc-slurm: exit 0 a seed 1, t');
+  log('5_1', start('a seed 2'), 'step 2/6', 'error: disk full', 'ganc-slurm: exit 1 a seed 2, t');
+  log('5_2', start('b seed 1'), 'error: old', 'ganc-slurm: exit 1 b seed 1, t');
+  log('9_0', start('b seed 1'), 'step 3/6');
+  // Requeued: the first attempt failed, the second is the one that counts (and was killed: no exit line).
+  log('9_1', start('b seed 2'), 'error: first attempt', 'ganc-slurm: exit 1 b seed 2, t', start('b seed 2'), 'step 5/6');
+  const queued = new Map([['9_0', 'RUNNING'], ['9_3', 'PENDING']]);
+  const states = Object.fromEntries(pairTasks(dir, record, queued).map((t) => [`${t.key}/${t.seed}`, [t.task, t.state, t.exitCode, t.tail]]));
+  assert.deepEqual(states, {
+    'a/1': ['5_0', 'ended', 0, undefined],
+    'a/2': ['5_1', 'failed', 1, [start('a seed 2'), 'step 2/6', 'error: disk full', 'ganc-slurm: exit 1 a seed 2, t']],
+    'b/1': ['9_0', 'running', undefined, undefined],
+    'b/2': ['9_1', 'killed', undefined, [start('b seed 2'), 'step 5/6']],
+    'c/1': ['9_2', 'cancelled', undefined, undefined],
+    'c/2': ['9_3', 'pending', undefined, undefined],
+  });
+  assert.deepEqual([...activePairs(pairTasks(dir, record, queued))].sort(), ['b/1', 'c/2']);
+  // Without squeue: exit lines still tell; a log without one is running only while its run folder's lock is held.
+  const blind = Object.fromEntries(pairTasks(dir, record, undefined).map((t) => [`${t.key}/${t.seed}`, t.state]));
+  assert.deepEqual(blind, { 'a/1': 'ended', 'a/2': 'failed', 'b/1': 'unknown', 'b/2': 'unknown', 'c/1': 'unknown', 'c/2': 'unknown' });
+});
+
 test('--slurm --dry-run writes both scripts with absolute paths and submits nothing; options without --slurm are refused', async () => {
   const { logos } = await logosFixture();
   const out = await tempDir('slurm-dry');
@@ -113,12 +149,35 @@ interface Queue {
   listed: (job: string) => boolean;
 }
 
+/** Cancels the jobs a study folder's slurm.json names (a test that failed half-way leaves none running). */
+function cancelJobs(dir: string, env: Record<string, string>): void {
+  const file = join(dir, 'slurm.json');
+  if (!existsSync(file)) return;
+  const ids = (JSON.parse(readFileSync(file, 'utf8')) as SlurmRecord).submissions.flatMap((s) => [s.array, ...(s.report ? [s.report] : [])]);
+  spawnSync('scancel', ids, { env: { ...process.env, ...env } });
+}
+
 function queueOf(c: SlurmCluster): Queue {
   const squeue = (...args: string[]) => execFileSync('squeue', ['--noheader', ...args], { env: c.env, encoding: 'utf8' });
   return { env: { SLURM_CONF: c.env.SLURM_CONF ?? '' }, squeue, listed: (job) => squeue('--format=%i').split('\n').some((l) => l.trim() === job) };
 }
 
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
+/** The text a real browser (Debian's chromium through playwright-core) shows for `selector`; undefined without one. */
+async function pageText(file: string, selector: string): Promise<string | undefined> {
+  if (!existsSync(CHROMIUM)) return undefined;
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(pathToFileURL(file).href);
+    return await page.locator(selector).innerText();
+  } finally {
+    await browser.close();
+  }
+}
+const CHROMIUM = '/usr/bin/chromium';
+
+async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 300_000): Promise<T> {
   const t = Date.now();
   for (;;) {
     const v = fn();
@@ -128,7 +187,7 @@ async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs
   }
 }
 
-test('on a one-node Slurm: the study as a job array gives the local numbers; a cancelled task is reported and resumes when resubmitted; the report job runs after the array', { timeout: 180_000 }, async (t) => {
+test('on a one-node Slurm: the study as a job array gives the local numbers; a cancelled task is reported and resumes when resubmitted; the report job runs after the array', { timeout: 400_000 }, async (t) => {
   const cluster = await slurm();
   if ('skip' in cluster) return t.skip(cluster.skip);
   const { squeue, listed, ...q } = queueOf(cluster);
@@ -136,6 +195,7 @@ test('on a one-node Slurm: the study as a job array gives the local numbers; a c
   const env = { ...q.env, GANC_TEST_DATA: logos };
   const local = await tempDir('slurm-local');
   const dir = await tempDir('slurm-study');
+  t.after(() => cancelJobs(dir, q.env));
 
   // The same study locally, meanwhile (one thread per run: the numbers do not depend on what else runs).
   const localChild = await spawnGanc(['study', STUDY, '-o', local, '--threads', '1'], env);
@@ -165,7 +225,7 @@ test('on a one-node Slurm: the study as a job array gives the local numbers; a c
 
   execFileSync('scancel', [`${array}_0`], { env: { ...process.env, ...env } });
   // The report job runs once every task has ended, and reports the cancelled task with its log's tail.
-  await until('the report job to end', () => !listed(report) && existsSync(join(dir, 'report.json')), 90_000);
+  await until('the report job to end', () => !listed(report) && existsSync(join(dir, 'report.json')));
   const first = readReport(dir);
   assert.deepEqual(first.counts, { finished: 3, started: 1, missing: 0 }, readFileSync(join(dir, 'slurm', `report-${report}.out`), 'utf8'));
   const killed = first.slurm!.runs;
@@ -177,7 +237,12 @@ test('on a one-node Slurm: the study as a job array gives the local numbers; a c
     assert.ok(exit, `task ${i} exited 0`);
     assert.ok(Date.parse(exit.split(', ').at(-1)!) <= reportTime, `report (${first.time}) after task ${i} (${exit})`);
   }
-  assert.match(readFileSync(join(dir, 'report.txt'), 'utf8'), new RegExp(`- killed: base seed 1 \\(task ${array}_0\\) at step [345]/6, with no exit line`));
+  const killedLine = new RegExp(`- killed: base seed 1 \\(task ${array}_0\\) at step [345]/6, with no exit line`);
+  assert.match(readFileSync(join(dir, 'report.txt'), 'utf8'), killedLine);
+  // The page shows it too, in a real browser.
+  const shown = await pageText(join(dir, 'report.html'), 'pre.slurm');
+  if (shown === undefined) t.diagnostic('no chromium: report.html not checked in a browser');
+  else assert.match(shown, killedLine);
 
   // Resubmitted: only the cancelled run, which continues from its step-3 checkpoint.
   const again = await ganc(['study', STUDY, '-o', dir, '--slurm', '--cpus-per-task', '1'], env);
@@ -185,7 +250,7 @@ test('on a one-node Slurm: the study as a job array gives the local numbers; a c
   assert.match(again.stderr, /4 runs, 3 finished, 0 queued or running in earlier jobs, 1 to submit/);
   const [, array2, report2] = /array job (\d+) \(1 run\), report job (\d+) after it/.exec(again.stdout) ?? assert.fail(again.stdout);
   assert.match(again.stdout, new RegExp(`${array2}_0  base seed 1\\n`));
-  await until('the second report job', () => !listed(report2) && existsSync(join(dir, 'slurm', `report-${report2}.out`)), 90_000);
+  await until('the second report job', () => !listed(report2) && existsSync(join(dir, 'slurm', `report-${report2}.out`)));
   assert.match(readFileSync(join(dir, 'slurm', `${array2}_0.out`), 'utf8'), /resuming from checkpoint\.bin at step 3/);
   const record = JSON.parse(readFileSync(join(dir, 'slurm.json'), 'utf8')) as SlurmRecord;
   assert.deepEqual(record.submissions.map((s) => [s.array, s.report, s.tasks.length]), [[array, report, 4], [array2, report2, 1]]);
@@ -201,7 +266,7 @@ test('on a one-node Slurm: the study as a job array gives the local numbers; a c
   assert.deepEqual(finals(final), finals(readReport(local)));
 });
 
-test('studies/seed.ts with a short budget on a one-node Slurm: every run an array task, then the report', { timeout: 600_000 }, async (t) => {
+test('studies/seed.ts with a short budget on a one-node Slurm: every run an array task, then the report', { timeout: 900_000 }, async (t) => {
   const cluster = await slurm();
   if ('skip' in cluster) return t.skip(cluster.skip);
   const { listed, env } = queueOf(cluster);
@@ -209,10 +274,11 @@ test('studies/seed.ts with a short budget on a one-node Slurm: every run an arra
   const data = join(await tempDir('slurm-seed-data'), 'logos');
   await buildLogos(data, { size: 32, limit: 96 });
   const dir = await tempDir('slurm-seed');
+  t.after(() => cancelJobs(dir, env));
   const sub = await ganc(['study', 'studies/seed.ts', '-o', dir, '--slurm', '--steps', '1', '--eval-every', '1', '--eval-n', '8', '--data', data], env);
   assert.equal(sub.code, 0, show(sub));
   const [, array, report] = /array job (\d+) \(15 runs\), report job (\d+) after it/.exec(sub.stdout) ?? assert.fail(sub.stdout);
-  await until('the report job', () => !listed(report) && existsSync(join(dir, 'slurm', `report-${report}.out`)), 560_000);
+  await until('the report job', () => !listed(report) && existsSync(join(dir, 'slurm', `report-${report}.out`)), 880_000);
   const r = readReport(dir);
   assert.deepEqual(r.counts, { finished: 15, started: 0, missing: 0 }, readFileSync(join(dir, 'slurm', `report-${report}.out`), 'utf8'));
   assert.deepEqual(r.slurm!.runs, []);
