@@ -29,7 +29,7 @@ function plan(over: Partial<SlurmPlan['options']> = {}): SlurmPlan {
   const args = (key: string, seed: number) => ['run', `/s/tiny.ts#${key}`, '--out', `/runs/my study/${key}/seed-${seed}`, '--seed', String(seed), '--continue'];
   return {
     study: 'tiny', dir: '/runs/st', cwd: '/proj', ganc: ['/usr/bin/node', '/proj/bin/ganc.mjs'],
-    tasks: [['base', 1], ['base', 2], ['fm', 1]].map(([key, seed]) => ({ key: key as string, seed: seed as number, dir: `/runs/st/${key}/seed-${seed}`, args: args(key as string, seed as number) })),
+    tasks: [['base', 1], ['base', 2], ['fm', 1]].map(([key, seed]) => ({ key: key as string, seed: seed as number, args: args(key as string, seed as number) })),
     options: { cpusPerTask: 2, sbatchArgs: [], ...over },
   };
 }

@@ -69,7 +69,7 @@ export async function studySlurm(a: SlurmArgs): Promise<void> {
   const plan: SlurmPlan = {
     study: s.name, dir, cwd: process.cwd(), ganc: [process.execPath, GANC_BIN], options,
     tasks: todo.map((p) => ({
-      key: p.key, seed: p.seed, dir: p.dir,
+      key: p.key, seed: p.seed,
       args: [...runArgs(study, p, { threads: a.cpusPerTask }), ...(a.gpusPerTask ? ['--device', 'cuda'] : [])],
     })),
   };

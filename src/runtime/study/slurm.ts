@@ -28,8 +28,6 @@ export interface SlurmOptions {
 export interface SlurmTask {
   key: string;
   seed: number;
-  /** The run folder (absolute). */
-  dir: string;
   args: string[];
 }
 
