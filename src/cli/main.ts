@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule<any, any>[]>> = {
   data: async () => [(await import('./data.ts')).dataCommand],
   eval: async () => [(await import('./eval.ts')).evalCommand],
   compare: async () => [(await import('./eval.ts')).compareCommand],
+  board: async () => [(await import('./board.ts')).boardCommand],
 };
 
 const verbose = process.argv.includes('--verbose');
