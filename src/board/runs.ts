@@ -151,7 +151,8 @@ export function checkpointInfo(dir: string): { model: string; step: number; time
   const fd = openSync(file, 'r');
   try {
     const pre = Buffer.alloc(12);
-    if (readSync(fd, pre, 0, 12, 0) !== 12 || pre.toString('latin1', 0, 8) !== 'GANCCKPT') return null;
+    // Both checkpoint formats (GANCCKPT, and GANCCKP2 with a checksum) start with the magic, a length and the header.
+    if (readSync(fd, pre, 0, 12, 0) !== 12 || !['GANCCKPT', 'GANCCKP2'].includes(pre.toString('latin1', 0, 8))) return null;
     const header = Buffer.alloc(pre.readUInt32LE(8));
     readSync(fd, header, 0, header.length, 12);
     const meta = JSON.parse(header.toString('utf8')) as { model: string; step: number; time: string };

@@ -33,6 +33,8 @@ export interface BoardOptions {
   pollMs?: number;
   /** Model file the browser-training page trains (default models/dcgan-small.ts). */
   trainModel?: string;
+  /** Logos it trains on (default BROWSER_LOGOS; tests take fewer). */
+  trainLogos?: number;
 }
 
 export interface Board {
@@ -50,9 +52,9 @@ function hostName(header: string | undefined): string {
   return (m?.[1] ?? '').toLowerCase();
 }
 
-export function createHandler(opts: Required<Pick<BoardOptions, 'dir' | 'pollMs'>> & { host: string; trainModel?: string }) {
+export function createHandler(opts: Required<Pick<BoardOptions, 'dir' | 'pollMs'>> & Pick<BoardOptions, 'trainModel' | 'trainLogos'> & { host: string }) {
   const generators = new Generators();
-  const training = new BrowserTraining(opts.trainModel);
+  const training = new BrowserTraining(opts.trainModel, opts.trainLogos);
   const root = opts.dir;
 
   const sendFile = (req: IncomingMessage, res: ServerResponse, file: string, cache = 'no-cache'): void => {
@@ -138,7 +140,7 @@ export function createHandler(opts: Required<Pick<BoardOptions, 'dir' | 'pollMs'
 
 export async function startBoard(opts: BoardOptions): Promise<Board> {
   const host = opts.host ?? '127.0.0.1';
-  const handler = createHandler({ dir: opts.dir, host, pollMs: opts.pollMs ?? 1000, trainModel: opts.trainModel });
+  const handler = createHandler({ ...opts, host, pollMs: opts.pollMs ?? 1000 });
   const server = http.createServer((req, res) => void handler(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? new GancError(`port ${opts.port} is in use: choose another with --port`) : e));

@@ -46,10 +46,13 @@ export class LiveChart {
     await this.view.runAsync();
   }
 
-  /** Points drawn per series (for tests and the page's status line). */
+  /** Points drawn per series ('run: series' on charts of several runs), for tests. */
   counts() {
     const out = {};
-    for (const r of this.view?.data('rows') ?? []) out[r.series] = (out[r.series] ?? 0) + 1;
+    for (const r of this.view?.data('rows') ?? []) {
+      const key = r.run ? `${r.run}: ${r.series}` : r.series;
+      out[key] = (out[key] ?? 0) + 1;
+    }
     return out;
   }
 }

@@ -13,8 +13,15 @@ export async function hasWebGpu() {
   }
 }
 
-/** Threads onnxruntime-web may use: all cores (up to 8) when isolated, else 1. */
-export const wasmThreads = () => (globalThis.crossOriginIsolated ? Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1)) : 1);
+let threadLimit = 8;
+
+/** Cap the WASM threads (before the first session; e.g. #/train?threads=1). */
+export function limitThreads(n) {
+  threadLimit = Math.max(1, n | 0);
+}
+
+/** Threads onnxruntime-web may use: all cores (up to 8, or the limit) when isolated, else 1. */
+export const wasmThreads = () => (globalThis.crossOriginIsolated ? Math.max(1, Math.min(threadLimit, navigator.hardwareConcurrency || 1)) : 1);
 
 export function loadOrt(ep = 'wasm') {
   if (!loaded.has(ep)) {

@@ -74,19 +74,26 @@ export class Trainer {
     return out;
   }
 
-  /** One iteration; returns and logs { step, epoch, d_loss, g_loss, … }. */
-  async iterate() {
+  /**
+   * One iteration; returns and logs { step, epoch, d_loss, g_loss, … } (of G steps, the last one's, as ganc run logs).
+   * `hooks.before(k, graph)` is awaited before the k-th graph run (0: the D step, 1…: the G steps) and
+   * `hooks.after(k, graph, losses)` after it: a test replaces the state there with another runtime's.
+   */
+  async iterate(hooks = {}) {
     const { model, ort } = this;
     const B = model.batch;
     const { indices, z, epoch } = this.draws.next();
     const real = new ort.Tensor('float32', batchToFloat(this.pixels, this.vol, indices), [B, 3, model.image.size, model.image.size]);
-    const noise = (j) => new ort.Tensor('float32', z[j], [B, model.z.size]);
     const row = { step: this.step + 1, epoch };
-    const collect = (name, out) => {
-      for (const o of model.graphs[name].outputs) if (o.role === 'loss' || o.role === 'metric') row[o.name] = out[o.name].data[0];
-    };
-    collect('d_step', await this.run('d_step', { real, z: noise(0) }));
-    for (let j = 1; j <= model.gUpdatesPerD; j++) collect('g_step', await this.run('g_step', { real, z: noise(j) }));
+    const graphs = ['d_step', ...Array(model.gUpdatesPerD).fill('g_step')];
+    for (const [k, name] of graphs.entries()) {
+      await hooks.before?.(k, name);
+      const out = await this.run(name, { real, z: new ort.Tensor('float32', z[k], [B, model.z.size]) });
+      const losses = {};
+      for (const o of model.graphs[name].outputs) if (o.role === 'loss' || o.role === 'metric') losses[o.name] = out[o.name].data[0];
+      Object.assign(row, losses);
+      await hooks.after?.(k, name, losses);
+    }
     this.step++;
     this.rows.push(row);
     return row;

@@ -3,7 +3,7 @@ import { h, getJson, fileUrl } from '../lib/dom.js';
 import { LiveChart } from '../lib/chart.js';
 import { watchRuns, RunRows } from '../lib/live.js';
 import { rowsToSeries } from '../shared/charts.js';
-import { flatten } from './run.js';
+import { flatten, NOT_FIGURES } from './run.js';
 
 const board = globalThis.gancBoard;
 
@@ -30,7 +30,7 @@ function runCharts(el, paths) {
     const series = paths.flatMap((p) => rowsToSeries(rows.get(p), p || '(root)'));
     for (const p of paths) {
       for (const r of evals.get(p) ?? []) {
-        for (const [k, v] of Object.entries(flatten(r))) if (k !== 'step' && typeof r.step === 'number') series.push({ name: `eval ${k}`, run: p || '(root)', points: [[r.step, v]] });
+        for (const [k, v] of Object.entries(flatten(r))) if (!NOT_FIGURES.includes(k) && typeof r.step === 'number') series.push({ name: `eval ${k}`, run: p || '(root)', points: [[r.step, v]] });
       }
     }
     // Eval rows arrive one point per row: merge them into one series per (name, run).

@@ -7,7 +7,11 @@ import { rowsToSeries } from '../shared/charts.js';
 const board = globalThis.gancBoard;
 const stepFile = (path, step) => fileUrl(`${path ? `${path}/` : ''}samples/step_${String(step).padStart(6, '0')}.png`);
 
-/** Numeric leaves of an evals.jsonl row, nested keys joined with '.' (swd.average, msssim.generated.mean). */
+/** Fields of evals.jsonl rows that are not figures of the generator. */
+export const NOT_FIGURES = ['step', 'epoch', 'time', 'evalSeconds'];
+
+/** Numeric leaves of an evals.jsonl row (step, swdAvg, msssim, …), nested keys joined with '.'; arrays (SWD per
+ * level) are left out. */
 export function flatten(row, prefix = '', out = {}) {
   for (const [k, v] of Object.entries(row)) {
     if (typeof v === 'number') out[prefix + k] = v;
@@ -90,12 +94,13 @@ export async function show(el, params) {
   const evalCharts = new Map();
   const setEvals = (list) => {
     const flat = list.map((r) => flatten(r)).filter((r) => typeof r.step === 'number');
-    const keys = [...new Set(flat.flatMap((r) => Object.keys(r)))].filter((k) => k !== 'step' && k !== 'time' && k !== 'epoch');
+    const keys = [...new Set(flat.flatMap((r) => Object.keys(r)))].filter((k) => !NOT_FIGURES.includes(k));
     for (const k of keys) {
       if (!evalCharts.has(k)) {
         const div = h('div.panel.chart');
         evalsEl.append(div);
         evalCharts.set(k, new LiveChart(div, { title: k, height: 200 }));
+        board.charts.set(`eval ${k}`, evalCharts.get(k));
       }
       evalCharts.get(k).update([{ name: k, points: flat.filter((r) => k in r).map((r) => [r.step, r[k]]) }], 0);
     }

@@ -6,7 +6,7 @@
 import { h } from '../lib/dom.js';
 import { LiveChart } from '../lib/chart.js';
 import { gridCanvas } from '../lib/images.js';
-import { hasWebGpu, wasmThreads } from '../lib/ort.js';
+import { hasWebGpu, limitThreads, wasmThreads } from '../lib/ort.js';
 import { Trainer, SAMPLES } from '../lib/trainer.js';
 import { rowsToSeries } from '../shared/charts.js';
 
@@ -15,6 +15,7 @@ const board = globalThis.gancBoard;
 const SAMPLE_EVERY = 10;
 
 export async function show(el, params) {
+  if (params.has('threads')) limitThreads(Number(params.get('threads')));
   const gpu = await hasWebGpu();
   const ep = params.get('ep') === 'webgpu' && gpu ? 'webgpu' : 'wasm';
   const note = h('p.note', { id: 'train-note', text: 'loading…' });
