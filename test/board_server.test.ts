@@ -13,7 +13,7 @@ import { exportRun } from '../src/cli/export.ts';
 import { Rng } from '../src/random.ts';
 import { sampleNoise } from '../src/runtime/train.ts';
 import { startBoard, type Board } from '../src/board/server.ts';
-import { ganc, logosFixture, show, tempDir, TINY } from './helpers/logos_fixture.ts';
+import { finished, ganc, logosFixture, show, spawnGanc, tempDir, TINY } from './helpers/logos_fixture.ts';
 
 const STEPS = 6;
 let root: string;
@@ -199,5 +199,37 @@ describe('ganc board: live updates and the playground', () => {
     const z = new Float32Array(r.body.buffer.slice(r.body.byteOffset, r.body.byteOffset + r.body.byteLength));
     assert.deepEqual(z, sampleNoise(new Rng('7/samples'), 15, 'uniform'));
     for (const q of ['seed=-1&size=5', 'n=0&size=5', 'size=0', 'size=5&dist=cauchy', 'n=100000&size=5']) assert.equal((await request(`/api/noise?${q}`)).status, 400, q);
+  });
+});
+
+describe('ganc board: the command', () => {
+  test('serves the folder at the URL it prints, on 127.0.0.1; Ctrl-C stops it', async () => {
+    const child = await spawnGanc(['board', root, '--port', '0']);
+    const done = finished(child);
+    let out = '';
+    child.stdout!.on('data', (s: Buffer) => (out += s));
+    for (let t = 0; t < 200 && !/http:\/\/\S+/.test(out); t++) await new Promise((r) => setTimeout(r, 100));
+    const url = /(http:\/\/\S+)/.exec(out)?.[1];
+    assert.ok(url?.startsWith('http://127.0.0.1:'), out);
+    const list = await (await fetch(new URL('/api/list', url))).json();
+    assert.equal(list.runs[0].path, 'tiny');
+    child.kill('SIGINT');
+    const r = await done;
+    assert.equal(r.code, 0, show(r));
+  });
+
+  test('bad input: one line, exit 1', async () => {
+    const cases: [string[], RegExp][] = [
+      [['board', join(root, 'tiny', 'run.json')], /^error: .*run\.json: not a folder$/],
+      [['board', root, '--port', '70000'], /^error: --port must be an integer in 0\.\.65535/],
+      [['board', root, '--port', String(port)], /^error: port \d+ is in use: choose another with --port$/],
+      [['board', root, '--train-model', 'nope.ts'], /^error: nope\.ts: no such model file$/],
+    ];
+    for (const [args, want] of cases) {
+      const r = await ganc(args);
+      assert.equal(r.code, 1, show(r));
+      assert.match(r.stderr.trim(), want, show(r));
+      assert.equal(r.stderr.trim().split('\n').length, 1, show(r));
+    }
   });
 });
