@@ -5,7 +5,7 @@
  */
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
-import { readJson, readMetrics, runPaths, type MetricsRow, type RunConfig } from '../runtime/run_folder.ts';
+import { checkpointHeader, readJson, readMetrics, runPaths, type MetricsRow, type RunConfig } from '../runtime/run_folder.ts';
 import { summarizeRun, type RunSummary } from '../runtime/report.ts';
 import { isInside, realRoot } from './safe_path.ts';
 
@@ -146,22 +146,8 @@ export function sampleSteps(dir: string): number[] {
 
 /** Model, step and time of the checkpoint, from its header alone. */
 export function checkpointInfo(dir: string): { model: string; step: number; time: string } | null {
-  const file = runPaths(dir).checkpoint;
-  if (!existsSync(file)) return null;
-  const fd = openSync(file, 'r');
-  try {
-    const pre = Buffer.alloc(12);
-    // Both checkpoint formats (GANCCKPT, and GANCCKP2 with a checksum) start with the magic, a length and the header.
-    if (readSync(fd, pre, 0, 12, 0) !== 12 || !['GANCCKPT', 'GANCCKP2'].includes(pre.toString('latin1', 0, 8))) return null;
-    const header = Buffer.alloc(pre.readUInt32LE(8));
-    readSync(fd, header, 0, header.length, 12);
-    const meta = JSON.parse(header.toString('utf8')) as { model: string; step: number; time: string };
-    return { model: meta.model, step: meta.step, time: meta.time };
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
-  }
+  const h = checkpointHeader(runPaths(dir).checkpoint);
+  return h && typeof h.step === 'number' ? { model: h.model ?? '?', step: h.step, time: h.time ?? '' } : null;
 }
 
 export interface RunDetail {

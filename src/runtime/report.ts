@@ -4,14 +4,14 @@
  * HTML file whose images lie next to it (relative paths, so the folder can be moved or served as it is). The charts
  * are drawn from each run's metrics with the board's Vega-Lite specs.
  */
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GancError } from '../errors.ts';
 import type { EvalReport } from './evaluate.ts';
 import { chartPng, lossCurveSpec } from './loss_curve.ts';
 import { emaLine, writeFileAtomic } from './pictures.ts';
-import { readJson, readMetrics, runPaths, type MetricsRow } from './run_folder.ts';
+import { checkpointHeader, readJson, readMetrics, runPaths, type MetricsRow } from './run_folder.ts';
 import { lineChartSpec, rowsToSeries } from '../../web/shared/charts.js';
 
 /** EMA weight of the "final smoothed" losses (debiased, as the loss curve's). */
@@ -40,23 +40,8 @@ export interface RunSummary {
 /** Model name from the checkpoint's header (no tensors read), else from run.json's model file name. */
 function modelName(dir: string): string {
   const p = runPaths(dir);
-  if (existsSync(p.checkpoint)) {
-    const fd = openSync(p.checkpoint, 'r');
-    try {
-      const pre = Buffer.alloc(12);
-      if (readSync(fd, pre, 0, 12, 0) === 12 && pre.toString('latin1', 0, 8) === 'GANCCKPT') {
-        const len = pre.readUInt32LE(8);
-        const header = Buffer.alloc(len);
-        readSync(fd, header, 0, len, 12);
-        const model = (JSON.parse(header.toString('utf8')) as { model?: string }).model;
-        if (model) return model;
-      }
-    } catch {
-      // fall through to run.json
-    } finally {
-      closeSync(fd);
-    }
-  }
+  const model = checkpointHeader(p.checkpoint)?.model;
+  if (model) return model;
   const saved = readJson<{ model?: string }>(p.config);
   return saved?.model ? path.basename(saved.model).replace(/\.m?ts$/, '') : '?';
 }
