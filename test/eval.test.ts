@@ -335,7 +335,9 @@ describe('ganc eval / compare on two short runs', () => {
     const html = readFileSync(file, 'utf8');
     for (const name of ['dcgan-run', 'ssl-run', 'tiny-dcgan', 'tiny-ssl']) assert.ok(html.includes(name), `report names ${name}`);
     const srcs = [...html.matchAll(/<img src="([^"]+)"/g)].map((m) => decodeURI(m[1]));
-    assert.equal(srcs.length, 4, 'a sample grid and a loss curve per run');
+    const shared = srcs.filter((s) => s.startsWith('report-all-'));
+    assert.equal(srcs.length - shared.length, 4, 'a sample grid and a loss curve per run');
+    assert.ok(shared.includes('report-all-d_loss.png') && shared.includes('report-all-g_loss.png'), `a chart of every run per loss: ${shared}`);
     for (const s of srcs) {
       assert.ok(!s.startsWith('/') && !s.includes('..'), `relative path ${s}`);
       assert.ok(existsSync(join(dirname(file), s)), `${s} exists`);

@@ -50,6 +50,11 @@ export async function ensureBuiltinLogos(size: number, opts: Omit<BuildOptions, 
   return ensureBuilt(`logos-${size}`, ['simple-icons', 'iconify-logos'], (dir) => buildLogos(dir, { ...opts, size }));
 }
 
+/** The first `limit` built-in logos at `size`, taken from both sources in turn: a small set (the browser's). */
+export async function ensureLogoSubset(size: number, limit: number, opts: Omit<BuildOptions, 'size' | 'limit'> = {}): Promise<string> {
+  return ensureBuilt(`logos-${size}-first${limit}`, ['simple-icons', 'iconify-logos'], (dir) => buildLogos(dir, { ...opts, size, limit }));
+}
+
 export async function ensureBuiltinApps(size: number, opts: Omit<BuildOptions, 'size' | 'limit'> = {}): Promise<string> {
   // The sources are part of the check, so installing Papirus later replaces the npm sets.
   return ensureBuilt(`apps-${size}`, await appSourceNames(), (dir) => buildApps(dir, { ...opts, size }));
