@@ -91,6 +91,7 @@ describe('ganc board in chromium', () => {
     const r = await resumed;
     assert.equal(r.code, 0, show(r));
     assert.equal(await page.evaluate(() => (globalThis as any).notReloaded), true, 'updated without a reload');
+    await page.waitForFunction((n) => document.querySelector('main p.note')?.textContent?.includes(`step ${n} of ${n}`), MORE);
     const rows = readMetrics(join(root, 'a', 'metrics.jsonl'));
     const drawn = await page.evaluate(() => (globalThis as any).gancBoard.charts.get('loss').view.data('rows').filter((r: any) => r.series === 'd_loss').map((r: any) => [r.step, r.value]));
     assert.deepEqual(drawn, rows.map((x) => [x.step, x.d_loss]), 'the chart holds the logged values');

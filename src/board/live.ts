@@ -8,7 +8,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
-import { readMetrics, runPaths, type MetricsRow } from '../runtime/run_folder.ts';
+import { readJson, readMetrics, runPaths, type MetricsRow, type RunConfig } from '../runtime/run_folder.ts';
 import { COMMON_HEADERS } from './http.ts';
 import { checkpointInfo, readJsonLines, runDetail, sampleSteps } from './runs.ts';
 
@@ -19,6 +19,7 @@ export type LiveEvent =
   | { type: 'evals'; path: string; rows: Record<string, unknown>[] }
   | { type: 'eval'; path: string; eval: unknown }
   | { type: 'checkpoint'; path: string; checkpoint: ReturnType<typeof checkpointInfo> }
+  | { type: 'config'; path: string; config: RunConfig | undefined }
   | { type: 'error'; path: string; error: string };
 
 /** A file's identity and size: a rename (new inode) or a shrink means it was rewritten. */
@@ -28,6 +29,14 @@ const stamp = (file: string) => {
   return { ino: s.ino, size: s.size, mtime: s.mtimeMs };
 };
 
+function readConfig(file: string): RunConfig | undefined {
+  try {
+    return readJson<RunConfig>(file);
+  } catch {
+    return undefined; // caught mid-write; the next change brings it
+  }
+}
+
 /** One run folder's changes since the last poll. */
 export class RunWatcher {
   private offset = 0;
@@ -36,6 +45,7 @@ export class RunWatcher {
   private evals = '';
   private evalStamp = '';
   private ckpt = '';
+  private cfg = '';
 
   constructor(private root: string, readonly dir: string, readonly rel: string) {}
 
@@ -50,6 +60,7 @@ export class RunWatcher {
     this.evals = JSON.stringify(stamp(path.join(this.dir, 'evals.jsonl')));
     this.evalStamp = JSON.stringify(stamp(path.join(this.dir, 'eval.json')));
     this.ckpt = JSON.stringify(stamp(p.checkpoint));
+    this.cfg = JSON.stringify(stamp(p.config));
     return { type: 'init', path: this.rel, detail };
   }
 
@@ -81,7 +92,7 @@ export class RunWatcher {
       this.samples = samples.join();
       out.push({ type: 'samples', path: this.rel, samples });
     }
-    const changed = (file: string, key: 'evals' | 'evalStamp' | 'ckpt') => {
+    const changed = (file: string, key: 'evals' | 'evalStamp' | 'ckpt' | 'cfg') => {
       const s = JSON.stringify(stamp(file));
       if (s === this[key]) return false;
       this[key] = s;
@@ -90,6 +101,8 @@ export class RunWatcher {
     if (changed(path.join(this.dir, 'evals.jsonl'), 'evals')) out.push({ type: 'evals', path: this.rel, rows: readJsonLines(path.join(this.dir, 'evals.jsonl')) });
     if (changed(path.join(this.dir, 'eval.json'), 'evalStamp')) out.push({ type: 'eval', path: this.rel, eval: runDetail(this.root, this.dir).eval });
     if (changed(p.checkpoint, 'ckpt')) out.push({ type: 'checkpoint', path: this.rel, checkpoint: checkpointInfo(this.dir) });
+    // run.json is rewritten when a run is resumed, perhaps with more steps.
+    if (changed(p.config, 'cfg')) out.push({ type: 'config', path: this.rel, config: readConfig(p.config) });
     return out;
   }
 

@@ -11,6 +11,10 @@ import { isInside, realRoot } from './safe_path.ts';
 
 /** How deep below the board's folder runs are looked for (a study's runs sit at DIR/study/model/seed-s). */
 const MAX_DEPTH = 5;
+/** Folders read per listing at most: `ganc board .` in a project must not walk all of it every few seconds. */
+const MAX_FOLDERS = 2000;
+/** Never runs, often huge. */
+const SKIP = new Set(['samples', 'node_modules']);
 
 export interface RunListEntry {
   /** Relative to the board's folder, with '/' separators: the id the page uses. */
@@ -78,12 +82,15 @@ function runEntry(dir: string, rel: string): RunListEntry {
   };
 }
 
-/** Every run, study and .onnx file under the folder (symlinked folders are not followed; hidden names skipped). */
+/** Every run, study and .onnx file under the folder (symlinked folders are not followed; hidden names and
+ * node_modules skipped; at most MAX_FOLDERS folders read). */
 export function listBoard(root: string): BoardList {
   const list: BoardList = { exists: existsSync(root), runs: [], studies: [], generators: [] };
   if (!list.exists) return list;
   const base = realRoot(root);
+  let folders = 0;
   const walk = (dir: string, rel: string, depth: number, study: StudyListEntry | undefined) => {
+    if (++folders > MAX_FOLDERS) return;
     let entries: Dirent[];
     try {
       entries = readdirSync(dir, { withFileTypes: true });
@@ -95,7 +102,7 @@ export function listBoard(root: string): BoardList {
       const childRel = rel ? `${rel}/${e.name}` : e.name;
       const child = path.join(dir, e.name);
       if (e.isFile() && e.name.endsWith('.onnx')) list.generators.push(childRel);
-      if (!e.isDirectory() || e.name === 'samples' || depth >= MAX_DEPTH) continue;
+      if (!e.isDirectory() || SKIP.has(e.name) || depth >= MAX_DEPTH) continue;
       if (isRun(child)) {
         list.runs.push(runEntry(child, childRel));
         study?.runs.push(childRel);

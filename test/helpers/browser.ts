@@ -22,6 +22,8 @@ export async function launchBrowser(): Promise<Browser | undefined> {
 /** A page that fails the test on any uncaught page error, and logs console errors for the assertion message. */
 export async function openPage(browser: Browser, errors: string[]): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  // Loading onnxruntime-web's WASM and starting child processes take many seconds on a busy 2-core machine.
+  page.setDefaultTimeout(90_000);
   // tsx compiles the tests with esbuild's keepNames: functions passed to page.evaluate may call its __name helper.
   await page.addInitScript('globalThis.__name = (f) => f;');
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));

@@ -33,44 +33,33 @@ export function evalTable(ev) {
   return h('table', {}, rows.map(([k, v]) => h('tr', {}, h('td', { text: k }), h('td.num', { text: fmt(v) }))));
 }
 
-export async function show(el, params) {
-  const path = params.get('path') ?? '';
-  const title = h('h1', { text: `Run ${path || '(this folder)'}` });
-  const info = h('p.note');
-  const status = h('span.badge');
-  const links = h('p');
-  el.append(title, h('div.controls', {}, info, status), links);
-
-  // Losses
+/** The loss chart with its smoothing slider; update(rows) redraws. */
+function lossPanel(el) {
   const smooth = h('input', { type: 'range', min: '0', max: '0.99', step: '0.01', value: '0.6' });
   const smoothLabel = h('span', { text: '0.60' });
   const chartEl = h('div.chart', { id: 'loss-chart' });
   el.append(h('h2', { text: 'Losses' }), h('div.controls', {}, h('label', {}, 'smoothing ', smooth, smoothLabel), h('span.note', { text: 'drag to pan, wheel to zoom, double-click to reset; hover for values' })), chartEl);
   const chart = new LiveChart(chartEl, { title: null });
   board.charts.set('loss', chart);
+  let rows = [];
+  const redraw = () => {
+    const weight = Number(smooth.value);
+    smoothLabel.textContent = weight.toFixed(2);
+    return chart.update(rowsToSeries(rows), weight);
+  };
+  smooth.addEventListener('input', redraw);
+  return { update: (r) => ((rows = r), redraw()) };
+}
 
-  // Samples
+/** The sample grid of a chosen step, large, on a slider over the saved steps (following the latest unless moved). */
+function samplesPanel(el, path) {
   const slider = h('input.wide', { type: 'range', min: '0', max: '0', step: '1', value: '0', id: 'sample-slider' });
   const follow = h('input', { type: 'checkbox', checked: true });
   const stepLabel = h('span', { id: 'sample-step' });
   const img = h('img', { id: 'sample-image', alt: 'sample grid' });
-  const samplesEl = h('div.grid-view', {}, h('div.controls', {}, slider, stepLabel, h('label', {}, follow, 'follow the latest')), img);
-  el.append(h('h2', { text: 'Samples (8×8 grid from a fixed z)' }), samplesEl);
-
-  // Evals
-  const evalEl = h('div');
-  const evalsEl = h('div.row');
-  el.append(h('h2', { text: 'Evaluation' }), evalEl, evalsEl);
-
-  const rows = new RunRows();
+  el.append(h('h2', { text: 'Samples (8×8 grid from a fixed z)' }), h('div.grid-view', {}, h('div.controls', {}, slider, stepLabel, h('label', {}, follow, 'follow the latest')), img));
   let samples = [];
-  const redraw = () => {
-    const weight = Number(smooth.value);
-    smoothLabel.textContent = weight.toFixed(2);
-    return chart.update(rowsToSeries(rows.get(path)), weight);
-  };
-  smooth.addEventListener('input', redraw);
-  const showSample = () => {
+  const show = () => {
     const i = Number(slider.value);
     if (!samples.length) {
       stepLabel.textContent = 'no sample grid yet';
@@ -83,61 +72,90 @@ export async function show(el, params) {
   };
   slider.addEventListener('input', () => {
     follow.checked = Number(slider.value) === samples.length - 1;
-    showSample();
+    show();
   });
-  const setSamples = (list) => {
-    samples = list;
-    slider.max = String(Math.max(0, list.length - 1));
-    if (follow.checked) slider.value = slider.max;
-    showSample();
+  return {
+    update: (list) => {
+      samples = list;
+      slider.max = String(Math.max(0, list.length - 1));
+      if (follow.checked) slider.value = slider.max;
+      show();
+    },
   };
-  const evalCharts = new Map();
-  const setEvals = (list) => {
-    const flat = list.map((r) => flatten(r)).filter((r) => typeof r.step === 'number');
-    const keys = [...new Set(flat.flatMap((r) => Object.keys(r)))].filter((k) => !NOT_FIGURES.includes(k));
-    for (const k of keys) {
-      if (!evalCharts.has(k)) {
-        const div = h('div.panel.chart');
-        evalsEl.append(div);
-        evalCharts.set(k, new LiveChart(div, { title: k, height: 200 }));
-        board.charts.set(`eval ${k}`, evalCharts.get(k));
+}
+
+/** eval.json as a table, evals.jsonl as a chart per figure. */
+function evalPanel(el) {
+  const table = h('div');
+  const charts = h('div.row');
+  el.append(h('h2', { text: 'Evaluation' }), table, charts);
+  const byKey = new Map();
+  return {
+    error: (msg) => table.replaceChildren(h('p.error', { text: msg })),
+    setEval: (ev) => table.replaceChildren(evalTable(ev)),
+    setEvals: (list) => {
+      const flat = list.map((r) => flatten(r)).filter((r) => typeof r.step === 'number');
+      const keys = [...new Set(flat.flatMap((r) => Object.keys(r)))].filter((k) => !NOT_FIGURES.includes(k));
+      for (const k of keys) {
+        if (!byKey.has(k)) {
+          const div = h('div.panel.chart');
+          charts.append(div);
+          byKey.set(k, new LiveChart(div, { title: k, height: 200 }));
+          board.charts.set(`eval ${k}`, byKey.get(k));
+        }
+        byKey.get(k).update([{ name: k, points: flat.filter((r) => k in r).map((r) => [r.step, r[k]]) }], 0);
       }
-      evalCharts.get(k).update([{ name: k, points: flat.filter((r) => k in r).map((r) => [r.step, r[k]]) }], 0);
-    }
+    },
   };
+}
+
+export async function show(el, params) {
+  const path = params.get('path') ?? '';
+  const info = h('p.note');
+  const status = h('span.badge');
+  const links = h('p');
+  el.append(h('h1', { text: `Run ${path || '(this folder)'}` }), h('div.controls', {}, info, status), links);
+  // Losses and samples side by side where the window is wide enough (.row wraps them otherwise).
+  const left = h('div.panel');
+  const right = h('div.panel');
+  el.append(h('div.row', {}, left, right));
+  const losses = lossPanel(left);
+  const samples = samplesPanel(right, path);
+  const evals = evalPanel(el);
+  const rows = new RunRows();
+
   const setInfo = (d) => {
     const s = d.summary;
     const r = rows.get(path);
     const step = r.length ? r[r.length - 1].step : s.steps;
     info.textContent = `${s.model} · step ${step ?? '–'}${s.targetSteps ? ` of ${s.targetSteps}` : ''}${d.checkpoint ? ` · checkpoint at step ${d.checkpoint.step}` : ''}`;
   };
-
   const setLinks = (d) => clear(links).append(
     d.checkpoint ? h('a', { href: `#/play?run=${encodeURIComponent(path)}`, text: 'Play with the generator' }) : h('span.note', { text: 'the playground opens after the first checkpoint' }),
     ' · ', h('a', { href: fileUrl(`${path ? `${path}/` : ''}loss.png`), target: '_blank', text: 'loss.png' }),
     ' · ', h('a', { href: fileUrl(`${path ? `${path}/` : ''}run.json`), target: '_blank', text: 'run.json' }));
 
   let detail;
-  const stop = watchRuns([path], async (e) => {
-    if (e.type === 'error') {
-      evalEl.replaceChildren(h('p.error', { text: e.error }));
-      return;
-    }
+  return watchRuns([path], async (e) => {
+    if (e.type === 'error') return evals.error(e.error);
     if (e.type === 'init') {
       detail = e.detail;
       setLinks(detail);
-      setSamples(detail.samples);
-      evalEl.replaceChildren(evalTable(detail.eval));
-      setEvals(detail.evals);
+      samples.update(detail.samples);
+      evals.setEval(detail.eval);
+      evals.setEvals(detail.evals);
     }
     if (rows.apply(e)) {
-      await redraw();
+      await losses.update(rows.get(path));
       if (detail) setInfo(detail);
-      board.rowsSeen = rows.get(path).length;
     }
-    if (e.type === 'samples') setSamples(e.samples);
-    if (e.type === 'evals') setEvals(e.rows);
-    if (e.type === 'eval') evalEl.replaceChildren(evalTable(e.eval));
+    if (e.type === 'samples') samples.update(e.samples);
+    if (e.type === 'evals') evals.setEvals(e.rows);
+    if (e.type === 'eval') evals.setEval(e.eval);
+    if (e.type === 'config' && detail && e.config) {
+      detail.summary.targetSteps = e.config.steps ?? detail.summary.targetSteps;
+      setInfo(detail);
+    }
     if (e.type === 'checkpoint' && detail) {
       detail.checkpoint = e.checkpoint;
       setInfo(detail);
@@ -147,5 +165,4 @@ export async function show(el, params) {
     status.textContent = s;
     status.className = s === 'live' ? 'badge live' : 'badge';
   });
-  return stop;
 }
