@@ -11,9 +11,7 @@ import { type LossContext, variant } from '../src/dsl/index.ts';
 import {
   classAccuracy, feature, featureMatchingLoss, kPlusOneGeneratorLoss, kPlusOneLabelledLoss, kPlusOneUnlabelledLoss,
 } from '../src/dsl/tricks.ts';
-import { type DcganSize, dcgan, discriminator } from './dcgan.ts';
-
-const K = 2;
+import { type DOptions, type DcganSize, dcgan, discriminator } from './dcgan.ts';
 
 export function dLoss(c: LossContext) {
   const lab = c.D(c.labelled.x).logits;
@@ -28,10 +26,14 @@ export function dLoss(c: LossContext) {
 export const gLossFm = (c: LossContext) => featureMatchingLoss(feature(c.dReal, 'penultimate'), feature(c.dFake, 'penultimate'), 'abs');
 export const gLossSoftplus = (c: LossContext) => kPlusOneGeneratorLoss(c.dFake.logits);
 
-export function dcganSsl({ gLoss = 'fm' }: { gLoss?: 'fm' | 'softplus' } = {}, size: DcganSize = { size: 64, gf: 64, df: 64, channels: 3 }, name = 'dcgan-ssl') {
+/** K (`classes`, default 2) real classes; `d` options of the discriminator block (e.g. batchNorm: false). */
+export function dcganSsl(
+  { gLoss = 'fm', classes = 2, d = {} }: { gLoss?: 'fm' | 'softplus'; classes?: number; d?: DOptions } = {},
+  size: DcganSize = { size: 64, gf: 64, df: 64, channels: 3 }, name = 'dcgan-ssl',
+) {
   return variant(dcgan(size, name), {
-    classes: K,
-    discriminator: (x) => discriminator(x, size, { logits: K }),
+    classes,
+    discriminator: (x) => discriminator(x, size, { ...d, logits: classes }),
     dLoss,
     gLoss: gLoss === 'fm' ? gLossFm : gLossSoftplus,
   });

@@ -39,7 +39,7 @@ export function generator(z: Tensor, { size, gf, channels, stages = 4 }: DcganSi
   return tanh(deconv2d(h, channels));
 }
 
-/** Four (`stages`) stride-2 convs (BN from the second on), lrelu 0.2; features h1, h2, … are the outputs of the 2nd,
+/** Four (`stages`) stride-2 convs (BN from the second on, unless `batchNorm: false`), lrelu 0.2; features h1, h2, … are the outputs of the 2nd,
  * 3rd, … conv; the flattened last conv is the feature layer (`penultimate`). */
 export function discriminator(x: Tensor, { df, stages = 4 }: DcganSize, { logits = 1, between, batchNorm: bn = true }: DOptions = {}) {
   let h = leakyRelu(conv2d(x, df));

@@ -105,6 +105,23 @@ describe('ganc run: bad input', { concurrency: 4 }, () => {
     });
   });
 
+  describe('labelled data', () => {
+    test('a model reading the labels of every real batch (ctx.labels) on data with _unlabelled/ images', async () => {
+      const semi = join(dir, 'semi');
+      await cp(logos, semi, { recursive: true });
+      await mkdir(join(semi, '_unlabelled'));
+      for (const f of logoFiles.slice(0, 3)) await cp(f, join(semi, '_unlabelled', f.split('/').at(-1)!));
+      const out = await tempDir('ctx-labels');
+      const r = await ganc(['run', join(MODELS, 'tiny_ssl.ts'), '--data', semi, '--out', out, '--steps', '2', '--threads', '1']);
+      assertOneError(r, `${semi}: the model's loss uses the labels of every real batch (ctx.labels), but 3 images have none (_unlabelled/)`);
+    });
+
+    test('--held-out outside [0, 1)', async () => {
+      const out = await tempDir('held-out');
+      assertOneError(await ganc(['run', join(MODELS, 'tiny_ssl.ts'), '--data', logos, '--out', out, '--held-out', '1']), /--held-out must be a fraction in \[0, 1\)/);
+    });
+  });
+
   describe('a diverging model', () => {
     test('NaN losses: exit 1 with one "diverged" line; the last good checkpoint stays readable and finite', async () => {
       const out = await tempDir('nan');

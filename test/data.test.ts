@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Jimp } from 'jimp';
 import { siFirefoxbrowser, siSpotify } from 'simple-icons';
 import { GancError } from '../src/errors.ts';
 import { decodeSquare } from '../src/runtime/data/decode.ts';
-import { batchToFloat, loadImageFolder, skippedSummary, type Dataset } from '../src/runtime/data/images.ts';
+import { batchToFloat, loadImageFolder, skippedSummary, unlabelledCount, type Dataset } from '../src/runtime/data/images.ts';
 import { buildLogos, ensureBuiltinLogos } from '../src/runtime/data/logos.ts';
 import { renderTile } from '../src/runtime/data/render.ts';
 
@@ -171,6 +172,42 @@ describe('odd images (test/fixtures/odd)', () => {
   });
 });
 
+test('batchToFloat to 1 channel: grey images give their grey value, colour gives the BT.601 luma', async () => {
+  const grey = await loadImageFolder(ODD, { size: 16, cacheDir: cache });
+  const g = grey.pixels.subarray(2 * 3 * 256, 3 * 3 * 256); // gray.png (sorted third)
+  const one = new Float32Array(256);
+  batchToFloat(grey, [2], one, 1);
+  assert.deepEqual([...one], Array.from(g.subarray(0, 256), (v) => Math.fround(v / 127.5 - 1)));
+  // Pure red, green, blue, white: 0.299·255, 0.587·255, 0.114·255, 255.
+  const rgbDs: Dataset = { pixels: new Uint8Array([255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255]), count: 1, size: 2, skipped: [], source: '' };
+  const out = new Float32Array(4);
+  batchToFloat(rgbDs, [0], out, 1);
+  [0.299, 0.587, 0.114, 1].forEach((w, i) => assert.ok(Math.abs(out[i] - (w * 255) / 127.5 + 1) < 1e-5, `pixel ${i}: ${out[i]}`));
+  assert.throws(() => batchToFloat(rgbDs, [0], new Float32Array(3), 1), RangeError);
+});
+
+test('a 28×28 grey PNG (as ganc data fashion-mnist writes them) loads resized to 32: background stays 0, R = G = B', async () => {
+  const dir = join(tmp, 'grey28');
+  await mkdir(dir);
+  // A real picture: the grey logo, shrunk to 28 px and inverted onto black like Fashion-MNIST (0 = background).
+  const img = (await Jimp.read(join(ODD, 'gray.png'))).resize({ w: 28, h: 28 }).invert();
+  await writeFile(join(dir, 'x.png'), await img.getBuffer('image/png', { colorType: 0 }));
+  const ds = await loadImageFolder(dir, { size: 32, cacheDir: cache });
+  assert.equal(ds.size, 32);
+  for (const [x, y] of [[0, 0], [31, 0], [0, 31], [31, 31]]) assert.deepEqual(rgb(ds, 0, x, y), [0, 0, 0]);
+  let max = 0;
+  for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) {
+    const [r, g, b] = rgb(ds, 0, x, y);
+    assert.ok(r === g && g === b);
+    max = Math.max(max, r);
+  }
+  assert.ok(max > 100, `the inverted logo is bright (max ${max})`);
+  // Resized, not padded: the centre of the 28 px picture lands on the centre of the 32 px one.
+  const src = img.bitmap.data;
+  const centre28 = src[(14 * 28 + 14) * 4];
+  assert.ok(Math.abs(rgb(ds, 0, 16, 16)[0] - centre28) < 40, `centre ${rgb(ds, 0, 16, 16)[0]} vs ${centre28}`);
+});
+
 describe('folders', () => {
   test('an empty or missing folder, or one with no usable image, is a GancError naming it', async () => {
     const empty = join(tmp, 'empty');
@@ -180,7 +217,10 @@ describe('folders', () => {
     const junk = join(tmp, 'junk');
     await mkdir(junk);
     await cp(join(ODD, 'notes.txt'), join(junk, 'notes.txt'));
+    const cached = async () => (await readdir(cache).catch(() => [])).length;
+    const before = await cached();
     await rejectsGanc(loadImageFolder(junk, { size: 32, cacheDir: cache }), junk, 'no images found (1 file, none a usable image)');
+    assert.equal(await cached(), before, 'a folder with nothing usable is not cached (decoded afresh next time)');
     await rejectsGanc(loadImageFolder(ODD, { size: 32, minCount: 64, cacheDir: cache }), ODD, 'only 8 images, at least 64 needed');
   });
 
@@ -233,6 +273,25 @@ describe('rendered logos, labels and the cache', () => {
     await rejectsGanc(loadImageFolder(one, { size: 32, labels: true, cacheDir: cache }), 'stray.png lies directly in the folder', one);
     await rm(join(one, 'stray.png'));
     assert.equal((await loadImageFolder(one, { size: 32, labels: true, cacheDir: cache })).count, 6);
+  });
+
+  test('labels: _unlabelled/ holds images without a label (−1), not a class; labelled and unlabelled load together', async () => {
+    const dir = join(tmp, 'semi');
+    await cp(logos, dir, { recursive: true });
+    await mkdir(join(dir, '_unlabelled', 'more'), { recursive: true });
+    await cp(join(ODD, 'gray.png'), join(dir, '_unlabelled', 'g.png'));
+    await cp(join(ODD, 'rgba.png'), join(dir, '_unlabelled', 'more', 'r.png'));
+    const ds = await loadImageFolder(dir, { size: 32, labels: true, cacheDir: cache });
+    assert.deepEqual(ds.classes, ['iconify-logos', 'simple-icons']);
+    // Images keep the order of their paths: '_unlabelled' sorts before the lower-case class folders.
+    assert.deepEqual([...ds.labels!], [-1, -1, 0, 0, 0, 1, 1, 1]);
+    assert.equal(unlabelledCount(ds), 2);
+    const plain = await loadImageFolder(dir, { size: 32, cacheDir: cache });
+    assert.equal(plain.count, 8, 'without labels every image is data');
+    // Only unlabelled images is not labelled data.
+    const none = join(tmp, 'only-unlabelled');
+    await cp(join(dir, '_unlabelled'), join(none, '_unlabelled'), { recursive: true });
+    await rejectsGanc(loadImageFolder(none, { size: 32, labels: true, cacheDir: cache }), 'found 0 subfolders', none);
   });
 
   test('the second load reads the cache (no decoding) and gives identical bytes; a changed file invalidates it', async () => {

@@ -7,6 +7,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { cp } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { compileGan, type Compiled } from '../src/compiler/compile.ts';
 import { loadModel } from '../src/cli/load_model.ts';
@@ -19,7 +20,8 @@ import { finalSmoothed, wallTime } from '../src/runtime/report.ts';
 import type { MetricsRow } from '../src/runtime/run_folder.ts';
 import type { ImageSet } from '../src/runtime/metrics/swd.ts';
 import * as naive from './reference/naive.ts';
-import { ganc, logosFixture, MODELS, show, tempDir, TINY, type GancResult } from './helpers/logos_fixture.ts';
+import { ganc, lines, logosFixture, MODELS, show, tempDir, TINY, type GancResult } from './helpers/logos_fixture.ts';
+import { readCheckpoint } from '../src/runtime/checkpoint.ts';
 
 const SSL = join(MODELS, 'tiny_ssl.ts');
 
@@ -206,30 +208,38 @@ describe('evaluateSets', () => {
 // ---------------------------------------------------------------- the CLI on real runs
 
 describe('ganc eval / compare on two short runs', () => {
-  let dcganRun: string, sslRun: string, outDir: string, logos: string;
+  let dcganRun: string, sslRun: string, sslRun0: string, outDir: string, logos: string, count: number, otherClasses: string;
   const res: Record<string, GancResult> = {};
   const evalArgs = ['-n', '48', '--swd-patches', '16', '--pairs', '200', '--threads', '1'];
 
   before(async () => {
-    ({ logos } = await logosFixture());
+    ({ logos, count } = await logosFixture());
     outDir = await tempDir('eval');
     dcganRun = join(outDir, 'dcgan-run');
     sslRun = join(outDir, 'ssl-run');
+    sslRun0 = join(outDir, 'ssl-run-held-out-0');
+    otherClasses = join(outDir, 'other-classes');
+    await cp(join(logos, 'simple-icons'), join(otherClasses, 'a'), { recursive: true });
+    await cp(join(logos, 'iconify-logos'), join(otherClasses, 'b'), { recursive: true });
     const common = ['--data', logos, '--steps', '20', '--threads', '1', '--sample-every', '10'];
-    [res.trainA, res.trainB] = await Promise.all([
+    [res.trainA, res.trainB, res.trainB0] = await Promise.all([
       ganc(['run', TINY, ...common, '--out', dcganRun]),
       ganc(['run', SSL, ...common, '--out', sslRun]),
+      ganc(['run', SSL, ...common, '--out', sslRun0, '--held-out', '0']),
     ]);
-    assert.equal(res.trainA.code, 0, show(res.trainA));
-    assert.equal(res.trainB.code, 0, show(res.trainB));
-    [res.evalA, res.evalB, res.export] = await Promise.all([
+    for (const r of [res.trainA, res.trainB, res.trainB0]) assert.equal(r.code, 0, show(r));
+    [res.evalA, res.evalB, res.export, res.evalB0, res.evalTest] = await Promise.all([
       ganc(['eval', dcganRun, ...evalArgs]),
       ganc(['eval', sslRun, ...evalArgs]),
       ganc(['export', dcganRun]),
+      ganc(['eval', sslRun0, ...evalArgs]),
+      ganc(['eval', sslRun0, '--test', logos, '--json', join(outDir, 'test-eval.json'), ...evalArgs]),
     ]);
-    [res.evalOnnx, res.compare] = await Promise.all([
+    [res.evalOnnx, res.compare, res.testNoClasses, res.testOtherClasses] = await Promise.all([
       ganc(['eval', join(dcganRun, 'generator.onnx'), '--data', logos, ...evalArgs]),
       ganc(['compare', dcganRun, sslRun, '-o', join(outDir, 'cmp', 'report.html')]),
+      ganc(['eval', dcganRun, '--test', logos, ...evalArgs]),
+      ganc(['eval', sslRun0, '--test', otherClasses, ...evalArgs]),
     ]);
   });
 
@@ -271,7 +281,7 @@ describe('ganc eval / compare on two short runs', () => {
     const split = heldOutSplit(ds);
     assert.ok(split.heldOut.length >= 4);
     assert.equal(c.total, split.heldOut.length);
-    assert.equal(c.heldOut.images, split.heldOut.length);
+    assert.equal(c.heldOut?.images, split.heldOut.length);
     assert.deepEqual(c.classes, ds.classes);
     assert.equal(c.accuracy, c.correct / c.total);
     assert.ok(c.accuracy >= 0 && c.accuracy <= 1);
@@ -279,7 +289,44 @@ describe('ganc eval / compare on two short runs', () => {
     assert.match(res.evalB.stdout, /accuracy \(held-out\)\s+[\d.]+\s+\d+\/\d+ images/);
     // Whether training left the split out is read from run.json (written by ganc run once it does).
     const saved = (JSON.parse(readFileSync(join(sslRun, 'run.json'), 'utf8')) as { heldOut?: { fraction?: number; seed?: number } }).heldOut;
-    assert.equal(c.heldOut.excludedFromTraining, saved?.fraction === HELD_OUT_FRACTION && saved?.seed === HELD_OUT_SEED);
+    assert.equal(c.heldOut?.excludedFromTraining, saved?.fraction === HELD_OUT_FRACTION && saved?.seed === HELD_OUT_SEED);
+  });
+
+  test('--held-out 0: run.json records it, training used every labelled image, and eval has no held-out accuracy', () => {
+    const saved = (JSON.parse(readFileSync(join(sslRun0, 'run.json'), 'utf8')) as { heldOut?: unknown }).heldOut;
+    assert.deepEqual(saved, { fraction: 0, seed: HELD_OUT_SEED, images: 0 });
+    assert.ok(!/held out for ganc eval/.test(res.trainB0.stderr), show(res.trainB0));
+    assert.equal(res.evalB0.code, 0, show(res.evalB0));
+    assert.equal(readEval(join(sslRun0, 'eval.json')).classification, undefined);
+    assert.match(res.evalB0.stderr, /held no labelled images out \(--held-out 0\): no accuracy; pass --test DIR/);
+  });
+
+  test('eval --test DIR: accuracy on every image of a separate labelled folder, matching D on those images', async () => {
+    assert.equal(res.evalTest.code, 0, show(res.evalTest));
+    const c = readEval(join(outDir, 'test-eval.json')).classification;
+    assert.ok(c, 'classification in the report');
+    assert.equal(c.heldOut, undefined);
+    assert.deepEqual(c.test, { folder: logos, images: count });
+    assert.equal(c.total, count);
+    assert.equal(c.accuracy, c.correct / c.total);
+    assert.deepEqual(c.classes, ['iconify-logos', 'simple-icons']);
+    assert.match(res.evalTest.stdout, new RegExp(`accuracy \\(test\\)\\s+[\\d.]+\\s+${c.correct}/${count} images of ${logos}`));
+    // The same figure from the run's checkpoint through the classify graph directly.
+    const model = compileGan(await loadModel(SSL));
+    const { tensors } = readCheckpoint(join(sslRun0, 'checkpoint.bin'));
+    const state = new Map([...tensors].map(([k, t]) => [k, t.data as Float32Array]));
+    const ds = await loadImageFolder(logos, { size: 16, labels: true, cacheDir: (await logosFixture()).cache });
+    const all = Array.from({ length: ds.count }, (_, i) => i);
+    const direct = classificationAccuracy(await classifyImages(model, state, datasetImages(ds, all), { threads: 1 }), ds.labels!, 2);
+    assert.deepEqual(direct.confusion, c.confusion);
+  });
+
+  test('eval --test: one-line errors for a model without classes and for a folder with other classes', () => {
+    for (const [r, what] of [[res.testNoClasses, /^error: .*dcgan-run: --test: model tiny-dcgan has no classes/m], [res.testOtherClasses, /^error: .*other-classes: its classes \(a, b\) are not the training data's \(iconify-logos, simple-icons\)/m]] as const) {
+      assert.equal(r.code, 1, show(r));
+      assert.match(r.stderr, what);
+      assert.equal(lines(r.stderr).filter((l) => l.startsWith('error')).length, 1, show(r));
+    }
   });
 
   test('ganc compare: an HTML report naming both runs, with its images beside it, and the table as text', () => {
@@ -288,7 +335,9 @@ describe('ganc eval / compare on two short runs', () => {
     const html = readFileSync(file, 'utf8');
     for (const name of ['dcgan-run', 'ssl-run', 'tiny-dcgan', 'tiny-ssl']) assert.ok(html.includes(name), `report names ${name}`);
     const srcs = [...html.matchAll(/<img src="([^"]+)"/g)].map((m) => decodeURI(m[1]));
-    assert.equal(srcs.length, 4, 'a sample grid and a loss curve per run');
+    const shared = srcs.filter((s) => s.startsWith('report-all-'));
+    assert.equal(srcs.length - shared.length, 4, 'a sample grid and a loss curve per run');
+    assert.ok(shared.includes('report-all-d_loss.png') && shared.includes('report-all-g_loss.png'), `a chart of every run per loss: ${shared}`);
     for (const s of srcs) {
       assert.ok(!s.startsWith('/') && !s.includes('..'), `relative path ${s}`);
       assert.ok(existsSync(join(dirname(file), s)), `${s} exists`);

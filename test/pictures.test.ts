@@ -6,17 +6,15 @@ import { join } from 'node:path';
 import {
   GRID_PAD_GREY,
   SERIES_COLORS,
-  formatTick,
   gridScale,
   imagesToGrid,
-  ranges,
   readPng,
-  ticks,
   upscale,
   writeLossCurve,
   writeSampleGrid,
   type RgbaImage,
 } from '../src/runtime/pictures.ts';
+import { RAW_OPACITY, chartRows, robustRange } from '../web/shared/charts.js';
 import { GancError } from '../src/errors.ts';
 
 function pixel(img: RgbaImage, x: number, y: number): number[] {
@@ -152,7 +150,16 @@ function noisy(n: number, f: (i: number) => number, seed = 7): [number, number][
   return Array.from({ length: n }, (_, i): [number, number] => [i, f(i) + 0.3 * rnd()]);
 }
 
-test('loss curve: requested size, many colours, each series colour present (raw and EMA)', async () => {
+const rgb = (hex: string) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+
+/** Near-black pixels (text: title, tick labels, axis titles; the chart's lines and grid are coloured or grey). */
+function darkPixels(img: RgbaImage, y0 = 0, y1 = img.height): number {
+  let n = 0;
+  for (let y = y0; y < y1; y++) for (let x = 0; x < img.width; x++) if (Math.max(...pixel(img, x, y).slice(0, 3)) < 70) n++;
+  return n;
+}
+
+test('loss curve: requested size, each series in its colour (bold EMA and light raw line), text drawn', async () => {
   await withTmp(async (dir) => {
     const path = join(dir, 'loss.png');
     const series = [
@@ -163,13 +170,16 @@ test('loss curve: requested size, many colours, each series colour present (raw 
     const img = await readPng(path);
     assert.equal(img.width, 640);
     assert.equal(img.height, 360);
-    assert.ok(new Set(Array.from({ length: img.width * img.height }, (_, i) => img.rgba.slice(i * 4, i * 4 + 3).join())).size > 20);
-    for (const c of SERIES_COLORS.slice(0, 2)) {
-      assert.ok(countColor(img, c) > 100, `EMA colour ${c} drawn`);
-      const light = c.map((v) => Math.round(v * 0.38 + 255 * 0.62));
-      assert.ok(countColor(img, light, 1) > 100, `raw colour ${light} drawn`);
+    for (const hex of SERIES_COLORS.slice(0, 2)) {
+      const c = rgb(hex);
+      assert.ok(countColor(img, c, 8) > 100, `EMA colour ${hex} drawn`);
+      const light = c.map((v) => Math.round(v * RAW_OPACITY + 255 * (1 - RAW_OPACITY)));
+      assert.ok(countColor(img, light, 8) > 100, `raw colour ${light} drawn`);
     }
-    assert.equal(countColor(img, SERIES_COLORS[2]), 0, 'no third series colour');
+    assert.equal(countColor(img, rgb(SERIES_COLORS[2]), 8), 0, 'no third series colour');
+    // The title (top rows) and the tick labels are text: resvg found a font.
+    assert.ok(darkPixels(img, 0, 22) > 40, `title text drawn (${darkPixels(img, 0, 22)} dark pixels)`);
+    assert.ok(darkPixels(img) > 400, `tick labels drawn (${darkPixels(img)} dark pixels)`);
   });
 });
 
@@ -180,31 +190,39 @@ test('loss curve copes with NaN/Infinity, a single point, empty series and no se
     const img = await readPng(join(dir, 'nan.png'));
     assert.equal(img.width, 800);
     assert.equal(img.height, 480);
-    assert.ok(countColor(img, SERIES_COLORS[0]) > 20);
-    assert.ok(countColor(img, SERIES_COLORS[1]) > 5, 'single point drawn as a dot');
+    assert.ok(countColor(img, rgb(SERIES_COLORS[0]), 8) > 20);
+    assert.ok(countColor(img, rgb(SERIES_COLORS[1]), 8) > 5, 'single point drawn as a dot');
     await writeLossCurve(join(dir, 'allnan.png'), [{ name: 'x', points: [[0, NaN], [1, NaN]] }]);
     await writeLossCurve(join(dir, 'empty.png'), [], { width: 300, height: 200 });
     assert.equal((await readPng(join(dir, 'empty.png'))).width, 300);
     assert.ok((await stat(join(dir, 'allnan.png'))).size > 0);
+    await assert.rejects(writeLossCurve(join(dir, 'tiny.png'), [], { width: 50, height: 50 }), GancError);
   });
 });
 
 test('y range ignores a few huge outliers but keeps true extremes when they are close', () => {
   const vals = Array.from({ length: 1000 }, (_, i) => 1 + Math.sin(i));
-  const r = ranges([...vals, 1e6, -1e6], true);
+  const r = robustRange([...vals, 1e6, -1e6]);
   assert.ok(r.hi < 3.2 && r.hi > 2, `hi ${r.hi}`);
   assert.ok(r.lo > -0.2 && r.lo < 0, `lo ${r.lo}`);
-  const plain = ranges(vals, true);
+  const plain = robustRange(vals);
   assert.ok(plain.hi >= 2 && plain.lo <= 0);
-  assert.deepEqual(ranges([], true), { lo: 0, hi: 1 });
-  const flat = ranges([2, 2, 2], true);
+  assert.deepEqual(robustRange([]), { lo: 0, hi: 1 });
+  const flat = robustRange([2, 2, 2]);
   assert.ok(flat.lo < 2 && flat.hi > 2);
 });
 
-test('ticks and tick labels', () => {
-  assert.deepEqual(ticks(0, 1, 5).values.map((v) => formatTick(v, 0.2)), ['0', '0.2', '0.4', '0.6', '0.8', '1.0']);
-  const t = ticks(0, 20000, 4);
-  assert.equal(t.step, 5000);
-  assert.deepEqual(t.values.map((v) => formatTick(v, t.step)), ['0', '5000', '10k', '15k', '20k']);
-  assert.equal(formatTick(2.5e-5, 5e-6), '2.5e-5');
+test('chart rows: non-finite values break the line; the EMA is debiased and runs over values clamped to the range', () => {
+  const pts: [number, number][] = Array.from({ length: 300 }, (_, i) => [i, 1 + 0.01 * Math.sin(i)]);
+  pts[0][1] = 1e6;
+  pts[50][1] = NaN;
+  const { rows, hi } = chartRows([{ name: 'd', points: pts }], 0.9);
+  assert.equal(rows.length, 300);
+  assert.equal(rows[50].value, null);
+  assert.equal(rows[50].smooth, null);
+  assert.ok(hi < 2, `range ignores the spike (hi ${hi})`);
+  // Debiased EMA of constant values is that constant; the clamped spike fades within tens of steps, not thousands.
+  assert.ok(Math.abs(rows[299].smooth! - 1) < 0.02, `smooth ${rows[299].smooth}`);
+  const flat = chartRows([{ name: 'c', points: [[0, 3], [1, 3], [2, 3]] }], 0.99).rows;
+  for (const r of flat) assert.ok(Math.abs(r.smooth! - 3) < 1e-12, `smooth ${r.smooth}`);
 });

@@ -25,6 +25,10 @@ import { type DcganSize, discriminator, generator } from '../models/dcgan.ts';
 import { dcganFm } from '../models/dcgan-fm.ts';
 import { dcganMbd } from '../models/dcgan-mbd.ts';
 import { dcganSsl } from '../models/dcgan-ssl.ts';
+import fmnistSsl from '../models/fmnist-ssl.ts';
+import fmnistSupervised from '../models/fmnist-supervised.ts';
+import { readCheckpoint } from '../src/runtime/checkpoint.ts';
+import { StateStore } from '../src/runtime/state.ts';
 import tiny from './fixtures/models/tiny_ok.ts';
 
 /** Layers create parameters, which need a network scope. */
@@ -297,4 +301,47 @@ test('the labelled batch order: a permutation per pass, a function of (seed, ste
   assert.deepEqual(Array.from(fresh.at(1)), pass0.slice(3, 6));
   const other = new LabelledOrder(labels, all, 3, 6);
   assert.notDeepEqual([0, 1, 2].flatMap((s) => Array.from(other.at(s))), pass0);
+});
+
+// ---- Fashion-MNIST: K+1 against the supervised baseline -------------------------------------------------------------
+
+const dState = (c: ReturnType<typeof compileGan>) => c.manifest.state.filter((s) => s.network === 'd' && s.role !== 'optimizer_state');
+
+test('fmnist-ssl and fmnist-supervised: one discriminator (same tensors, same initial values), 1×32×32, 10 classes', () => {
+  const ssl = compileGan(fmnistSsl), sup = compileGan(fmnistSupervised);
+  for (const c of [ssl, sup]) {
+    assert.deepEqual([c.def.image, c.def.classes, c.def.batch, c.def.gUpdatesPerD], [{ channels: 1, size: 32 }, 10, 64, 1]);
+    assert.deepEqual(c.manifest.graphs.classify.outputs[0].shape, [64, 10]);
+  }
+  assert.deepEqual(dState(sup).map((s) => [s.name, s.shape, s.init]), dState(ssl).map((s) => [s.name, s.shape, s.init]));
+  assert.ok(!dState(ssl).some((s) => s.role === 'bn_state'), 'no batch norm in D');
+  const a = StateStore.fromInit(ssl.manifest, ssl.init), b = StateStore.fromInit(sup.manifest, sup.init);
+  for (const s of dState(ssl)) assert.deepEqual(b.tensors.get(s.name)!.data, a.tensors.get(s.name)!.data, s.name);
+  // The baseline's D step reads the labelled batch only: no unlabelled images, no noise, no G.
+  assert.deepEqual(inputsOf(sup, 'd_step', 'data'), ['labelled_real']);
+  assert.deepEqual(inputsOf(sup, 'd_step', 'noise'), []);
+  assert.ok(!sup.manifest.graphs.d_step.inputs.some((i) => i.name.startsWith('g/')));
+  assert.deepEqual(inputsOf(ssl, 'd_step', 'data').sort(), ['labelled_real', 'real']);
+});
+
+test('fmnist-supervised: G cannot change what D learns (D is the same with G frozen); in fmnist-ssl it does', async () => {
+  // 100 labelled images (10 per class) and 92 unlabelled, random pixels.
+  const data = dataset(192, 32, false);
+  data.labels = Int32Array.from({ length: 192 }, (_, i) => (i < 100 ? i % 10 : -1));
+  data.classes = Array.from({ length: 10 }, (_, k) => `c${k}`);
+  const dAfter = async (def: GanDef) => {
+    const out = mkdtempSync(path.join(tmpdir(), 'ganc-fmnist-'));
+    try {
+      await train(compileGan(def), data, { out, steps: 3, seed: 1, device: 'cpu', threads: 1, sampleEvery: 1000, ckptEvery: 1000, resume: false, modelHash: 'test', heldOut: 0 });
+      const { tensors } = readCheckpoint(path.join(out, 'checkpoint.bin'));
+      return new Map([...tensors].filter(([k]) => k.startsWith('d/')).map(([k, t]) => [k, t.data as Float32Array]));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  };
+  const frozen = (def: GanDef) => variant(def, { optimizer: { g: { ...def.optimizer.g, lr: 0 }, d: def.optimizer.d } });
+  const maxDiff = (a: Map<string, Float32Array>, b: Map<string, Float32Array>) =>
+    Math.max(...[...a].map(([k, v]) => Math.max(...v.map((x, i) => Math.abs(x - b.get(k)![i])))));
+  assert.equal(maxDiff(await dAfter(fmnistSupervised), await dAfter(frozen(fmnistSupervised))), 0);
+  assert.ok(maxDiff(await dAfter(fmnistSsl), await dAfter(frozen(fmnistSsl))) > 1e-6, 'in K+1, D learns from G(z)');
 });

@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { GancError } from '../errors.ts';
-import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
+import { type Dataset, loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
 import { ensureBuiltinData } from '../runtime/data/logos.ts';
 import {
   DEFAULT_EVAL_N, DEFAULT_MSSSIM_PAIRS, DEFAULT_SWD_PATCHES, HELD_OUT_FRACTION, HELD_OUT_SEED, type EvalReport,
@@ -20,6 +20,7 @@ import { positiveInts } from './options.ts';
 export interface EvalArgs {
   source: string;
   data?: string;
+  test?: string;
   n: number;
   seed: number;
   json?: string;
@@ -70,6 +71,10 @@ export async function evaluateSource(args: EvalArgs): Promise<{ report: EvalRepo
     step = at;
     jsonFile ??= source.replace(/\.onnx$/i, '') + '.eval.json';
   }
+  if (args.test && !(classes && run)) {
+    throw new GancError(`--test: ${run ? `model ${model} has no classes, so nothing to classify` : 'needs a run folder (a generator has no discriminator)'}`, { file: source });
+  }
+  if (args.test && !existsSync(args.test)) throw new GancError('no such test folder', { file: args.test });
   if (dataDir && !existsSync(dataDir)) {
     throw new GancError(`the real images are not here${args.data ? '' : ' (the folder the run was trained on, from run.json)'}; pass --data`, { file: dataDir });
   }
@@ -78,13 +83,16 @@ export async function evaluateSource(args: EvalArgs): Promise<{ report: EvalRepo
     dataDir = await ensureBuiltinData(info.size, !!classes);
   }
   const data = await loadImageFolder(dataDir, { size: info.size, labels: !!classes, minCount: 2 });
+  if (classes && data.classes && data.classes.length !== classes) {
+    throw new GancError(`model ${model} has ${classes} classes but the data has ${data.classes.length} (${data.classes.join(', ')})`, { file: data.source });
+  }
   const skipped = skippedSummary(data);
   if (skipped) log(args.quiet, skipped);
 
   // Real: a seeded subset; generated: as many, from seeded noise.
   const n = Math.min(args.n, data.count);
   if (n < args.n) log(args.quiet, `the data has ${data.count} images: evaluating ${n} per side instead of ${args.n}`);
-  const real = datasetImages(data, seededSubset(Uint32Array.from({ length: data.count }, (_, i) => i), n, args.seed));
+  const real = datasetImages(data, seededSubset(Uint32Array.from({ length: data.count }, (_, i) => i), n, args.seed), info.channels);
   log(args.quiet, `generating ${n} images…`);
   let t = performance.now();
   const gen = await generateImages(session, info, n, args.seed);
@@ -96,23 +104,14 @@ export async function evaluateSource(args: EvalArgs): Promise<{ report: EvalRepo
   let classification: EvalReport['classification'];
   let tCls: number | undefined;
   if (classes && run) {
-    const split = heldOutSplit(data);
-    if (!split.heldOut.length) log(args.quiet, 'no held-out labelled images (each class needs at least 2): no accuracy');
-    else {
-      t = performance.now();
-      const logits = await classifyImages(run.compiled, run.state, datasetImages(data, split.heldOut), sessionOpts);
-      const labels = Int32Array.from(split.heldOut, (i) => data.labels![i]);
-      const acc = classificationAccuracy(logits, labels, classes);
-      tCls = (performance.now() - t) / 1000;
-      // Training records the split it left out in run.json (`heldOut`); older runs trained on every image.
-      const saved = readJson<RunConfig>(runPaths(source).config)?.heldOut;
-      const excluded = saved?.fraction === HELD_OUT_FRACTION && saved?.seed === HELD_OUT_SEED;
-      if (!excluded) log(args.quiet, `note: ${source}/run.json records no held-out split: the run trained on the held-out images too, so the accuracy is optimistic`);
-      classification = {
-        ...acc, classes: data.classes ?? [],
-        heldOut: { fraction: HELD_OUT_FRACTION, seed: HELD_OUT_SEED, images: split.heldOut.length, excludedFromTraining: excluded },
-      };
+    t = performance.now();
+    const scored = args.test ? await testSet(args.test, data, info.size) : heldOutSet(source, data, args.quiet);
+    if (scored) {
+      const logits = await classifyImages(run.compiled, run.state, datasetImages(scored.data, scored.indices, info.channels), sessionOpts);
+      const labels = Int32Array.from(scored.indices, (i) => scored.data.labels![i]);
+      classification = { ...classificationAccuracy(logits, labels, classes), classes: data.classes ?? [], ...scored.what };
     }
+    tCls = (performance.now() - t) / 1000;
   }
 
   const report: EvalReport = {
@@ -135,12 +134,48 @@ export async function evaluateSource(args: EvalArgs): Promise<{ report: EvalRepo
   return { report, file: jsonFile };
 }
 
+/** Labelled images to score and how the report describes them. */
+interface Scored {
+  data: Dataset;
+  indices: Uint32Array;
+  what: Pick<NonNullable<EvalReport['classification']>, 'heldOut' | 'test'>;
+}
+
+/** The held-out split of the run's data, as training left it out (run.json records the fraction). */
+function heldOutSet(source: string, data: Dataset, quiet?: boolean): Scored | undefined {
+  // Training records the split it left out in run.json (`heldOut`); older runs trained on every image.
+  const saved = readJson<RunConfig>(runPaths(source).config)?.heldOut;
+  const fraction = saved?.fraction ?? HELD_OUT_FRACTION;
+  const split = heldOutSplit(data, { fraction });
+  if (!split.heldOut.length) {
+    log(quiet, fraction === 0
+      ? 'the run held no labelled images out (--held-out 0): no accuracy; pass --test DIR for a separate labelled folder'
+      : 'no held-out labelled images (each class needs at least 2): no accuracy');
+    return undefined;
+  }
+  const excluded = saved?.seed === HELD_OUT_SEED;
+  if (!excluded) log(quiet, `note: ${source}/run.json records no held-out split: the run trained on the held-out images too, so the accuracy is optimistic`);
+  return { data, indices: split.heldOut, what: { heldOut: { fraction, seed: HELD_OUT_SEED, images: split.heldOut.length, excludedFromTraining: excluded } } };
+}
+
+/** Every labelled image of a separate folder (--test), whose classes must be the training data's. */
+async function testSet(dir: string, data: Dataset, size: number): Promise<Scored> {
+  const test = await loadImageFolder(dir, { size, labels: true });
+  if (test.classes!.join() !== (data.classes ?? []).join()) {
+    throw new GancError(`its classes (${test.classes!.join(', ')}) are not the training data's (${(data.classes ?? []).join(', ')})`, { file: test.source });
+  }
+  // Images of an _unlabelled/ folder are not scored; loadImageFolder has made sure each class has some.
+  const indices = Uint32Array.from({ length: test.count }, (_, i) => i).filter((i) => test.labels![i] >= 0);
+  return { data: test, indices, what: { test: { folder: test.source, images: indices.length } } };
+}
+
 export const evalCommand: CommandModule<object, EvalArgs> = {
   command: 'eval <source>',
   describe: 'measure a run (or generator.onnx): sliced Wasserstein distance, MS-SSIM diversity, held-out accuracy',
   builder: (y) => y
     .positional('source', { type: 'string', demandOption: true, describe: 'run folder or exported generator.onnx' })
     .option('data', { type: 'string', describe: 'folder of real images (default: the run\'s data, else the built-in logos)' })
+    .option('test', { type: 'string', describe: 'labelled models: accuracy on every image of this labelled folder (same class subfolders) instead of the held-out split' })
     .option('n', { type: 'number', default: DEFAULT_EVAL_N, describe: 'images per side (generated and real)' })
     .option('seed', { type: 'number', default: 0, describe: 'seed of the noise, the real subset, patches and pairs' })
     .option('json', { type: 'string', describe: 'report file (default RUN/eval.json, with --raw RUN/eval.raw.json, or <generator>.eval.json)' })

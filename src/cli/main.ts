@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule<any, any>[]>> = {
   eval: async () => [(await import('./eval.ts')).evalCommand],
   compare: async () => [(await import('./eval.ts')).compareCommand],
   study: async () => [(await import('./study.ts')).studyCommand],
+  board: async () => [(await import('./board.ts')).boardCommand],
 };
 
 const verbose = process.argv.includes('--verbose');

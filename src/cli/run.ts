@@ -5,7 +5,7 @@ import path from 'node:path';
 import { checkFusable } from '../compiler/compile.ts';
 import type { GanDef } from '../dsl/gan.ts';
 import { GancError } from '../errors.ts';
-import { loadImageFolder, skippedSummary } from '../runtime/data/images.ts';
+import { loadImageFolder, skippedSummary, unlabelledCount } from '../runtime/data/images.ts';
 import { describeData, ensureBuiltinData } from '../runtime/data/logos.ts';
 import { checkSameModel, damagedName, type LatestCheckpoint, previousOf, readCheckpointMeta, readLatestCheckpoint } from '../runtime/checkpoint.ts';
 import { HELD_OUT_FRACTION, HELD_OUT_SEED, heldOutSplit } from '../runtime/data/split.ts';
@@ -42,6 +42,7 @@ export interface RunArgs {
   evalN?: number;
   /** ORT worker threads spin while idle (--no-spin when several runs share the cores). */
   spin?: boolean;
+  heldOut?: number;
 }
 
 function log(msg: string) {
@@ -106,6 +107,10 @@ async function trainInFolder(args: RunArgs, loaded: GanDef, out: string): Promis
     throw new GancError('this run folder already has a checkpoint: add --resume to continue it, or --force to start over (or choose another --out)', { file: paths.dir });
   }
   const seed = args.seed ?? saved?.seed ?? 0;
+  const heldOut = args.heldOut ?? saved?.heldOut?.fraction ?? HELD_OUT_FRACTION;
+  if (saved?.heldOut && heldOut !== saved.heldOut.fraction) {
+    throw new GancError(`--held-out ${heldOut} differs from the run's ${saved.heldOut.fraction} (run.json): a resumed run keeps its split`, { file: paths.config });
+  }
   const compiled = compileWith(args.model, loaded, { batch: args.batch ?? saved?.batch, seed });
   const { def, hash } = compiled;
   // Before anything is written: a refused resume must leave run.json (which names the model) as it was.
@@ -127,21 +132,22 @@ async function trainInFolder(args: RunArgs, loaded: GanDef, out: string): Promis
   decoding.stop();
   const skipped = skippedSummary(data);
   if (skipped) log(`${dataDir}: ${skipped}`);
-  log(await describeData(data, dataDir));
+  const unlabelled = unlabelledCount(data);
+  log(await describeData(data, dataDir) + (unlabelled ? `, ${data.count - unlabelled} labelled and ${unlabelled} unlabelled` : ''));
 
-  const split = def.classes && data.labels ? heldOutSplit(data) : undefined;
-  if (split?.heldOut.length) log(`${split.heldOut.length} labelled images held out for ganc eval (${HELD_OUT_FRACTION * 100}% of each class)`);
+  const split = def.classes && data.labels ? heldOutSplit(data, { fraction: heldOut }) : undefined;
+  if (split?.heldOut.length) log(`${split.heldOut.length} labelled images held out for ganc eval (${+(heldOut * 100).toFixed(2)}% of each class)`);
   const perEpoch = Math.floor((split?.train.length ?? data.count) / def.batch);
   const steps = args.steps ?? (args.epochs !== undefined ? args.epochs * perEpoch : saved?.steps ?? 25 * perEpoch);
   writeJson(paths.config, {
     model: args.model, data: dataArg, batch: def.batch, seed, steps,
-    ...(split ? { heldOut: { fraction: HELD_OUT_FRACTION, seed: HELD_OUT_SEED, images: split.heldOut.length } } : {}),
+    ...(split ? { heldOut: { fraction: heldOut, seed: HELD_OUT_SEED, images: split.heldOut.length } } : {}),
   } satisfies RunConfig);
 
   const hooks = args.evalEvery !== undefined ? [await evaluationAlong(args, def, dataArg, out, steps, from?.meta.step ?? -1)] : [];
   const r = await train(compiled, data, {
     out, steps, seed, device: args.device, threads: args.threads, spinning: args.spin, hooks, sampleEvery: args.sampleEvery, ckptEvery: args.ckptEvery,
-    resume: args.resume, from, force: args.force, modelHash: hash, stepsPerRun: args.stepsPerRun,
+    resume: args.resume, from, force: args.force, modelHash: hash, stepsPerRun: args.stepsPerRun, heldOut,
     maxSeconds: args.maxMinutes !== undefined ? args.maxMinutes * 60 : undefined,
   });
   log(`${r.interrupted ? 'stopped' : 'done'} at step ${r.step}/${steps}: samples in ${path.join(out, 'samples')}, losses in ${paths.lossCurve}, checkpoint ${paths.checkpoint}`);
@@ -180,6 +186,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'execution provider' })
     .option('steps-per-run', { type: 'number', default: 1, describe: 'iterations per onnxruntime call (one fused graph; state crosses to the device once per call)' })
     .option('max-minutes', { type: 'number', describe: 'stop after this much training time (checkpoint kept; --resume continues)' })
+    .option('held-out', { type: 'number', describe: `labelled models: fraction of each class kept out of training for ganc eval's accuracy (default ${HELD_OUT_FRACTION}; 0 with a separate test folder, ganc eval --test)` })
     .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its checkpoint' })
     .option('continue', { type: 'boolean', default: false, describe: 'resume if --out has a checkpoint, else start; do nothing if it is finished (for schedulers and studies)' })
     .option('eval-every', { type: 'number', describe: 'evaluate every N steps and at the last (SWD, MS-SSIM → evals.jsonl)' })
@@ -192,6 +199,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       if (a.continue && a.resume) throw new Error('--continue already resumes when it can: drop --resume');
       const m = a['max-minutes'] as number | undefined;
       if (m !== undefined && !(m > 0)) throw new Error('--max-minutes must be a positive number');
+      const h = a['held-out'] as number | undefined;
+      if (h !== undefined && !(h >= 0 && h < 1)) throw new Error('--held-out must be a fraction in [0, 1)');
       return true;
     }) as never,
   handler: async (args) => {

@@ -23,21 +23,44 @@ export interface StudyArgs {
   commands: boolean;
   report?: string;
   resume: boolean;
+  /** A shorter (or longer) budget than the study file's: a quick check of the whole pipeline. */
+  steps?: number;
+  evalEvery?: number;
+  evalN?: number;
+  data?: string;
+  /** --slurm and its options (src/cli/study_slurm.ts). */
+  slurm: boolean;
+  partition?: string;
+  time?: string;
+  cpusPerTask: number;
+  gpusPerTask?: number;
+  maxParallel?: number;
+  sbatchArg?: string[];
+  dryRun: boolean;
 }
 
 const log = (msg: string) => process.stderr.write(msg + '\n');
 
-/** The study file's definition as study.json (every model loaded, so a broken one fails before anything runs). */
-async function planStudy(file: string): Promise<StudyJson> {
+export type StudyOverrides = Pick<StudyArgs, 'steps' | 'evalEvery' | 'evalN' | 'data'>;
+
+/**
+ * The study file's definition as study.json (every model loaded, so a broken one fails before anything runs), with
+ * the budget given on the command line in place of the file's (study.json records what runs).
+ */
+export async function planStudy(file: string, o: StudyOverrides = {}): Promise<StudyJson> {
   const def = await loadStudy(file);
   const ref = path.relative(process.cwd(), path.resolve(file)) || file;
   const loaded: Record<string, GanDef> = {};
   for (const k of Object.keys(def.models)) loaded[k] = await loadModel(`${ref}#${k}`);
-  return studyJson(def, ref, loaded);
+  const s = studyJson(def, ref, loaded);
+  return {
+    ...s, steps: o.steps ?? s.steps, eval: { every: o.evalEvery ?? s.eval.every, n: o.evalN ?? s.eval.n },
+    ...(o.data !== undefined ? { data: o.data } : {}),
+  };
 }
 
 /** The built-in data each run needs, rendered once here rather than by several runs at once. */
-async function prepareData(s: StudyJson): Promise<void> {
+export async function prepareData(s: StudyJson): Promise<void> {
   if (s.data !== undefined) return;
   for (const m of Object.values(s.models)) {
     await ensureBuiltinData(m.size, false);
@@ -56,7 +79,8 @@ async function report(dir: string): Promise<void> {
 export async function studyMain(a: StudyArgs): Promise<void> {
   if (a.report !== undefined) return report(a.report);
   if (!a.study) throw new GancError('name a study file (ganc study STUDY.ts), or a study folder with --report DIR');
-  const s = await planStudy(a.study);
+  if (a.slurm) return (await import('./study_slurm.ts')).studySlurm({ ...a, study: a.study });
+  const s = await planStudy(a.study, a);
   const dir = a.out ?? path.join('runs', `study-${s.name}`);
   writeStudyJson(dir, s);
   if (a.commands) {
@@ -84,8 +108,24 @@ export const studyCommand: CommandModule<object, StudyArgs> = {
     .option('commands', { type: 'boolean', default: false, describe: 'print one `ganc run` command per run (for a cluster scheduler) instead of running' })
     .option('report', { type: 'string', describe: 'write the report of study folder DIR from the runs that have finished' })
     .option('resume', { type: 'boolean', default: false, describe: 'continue an interrupted study (what rerunning always does: finished runs are skipped)' })
+    .option('steps', { type: 'number', describe: 'iterations per run, instead of the study file\'s (a quick check)' })
+    .option('eval-every', { type: 'number', describe: 'evaluate every N iterations, instead of the study file\'s' })
+    .option('eval-n', { type: 'number', describe: 'images per evaluation, instead of the study file\'s' })
+    .option('data', { type: 'string', describe: 'folder of images, instead of the study file\'s data' })
+    .option('slurm', { type: 'boolean', default: false, describe: 'submit the unfinished runs as a Slurm job array (sbatch), and a report job after it' })
+    .option('partition', { type: 'string', describe: '--slurm: the partition' })
+    .option('time', { type: 'string', describe: '--slurm: time limit per run, as sbatch takes it (e.g. 2:00:00)' })
+    .option('cpus-per-task', { type: 'number', default: 1, describe: '--slurm: CPUs per run (its threads)' })
+    .option('gpus-per-task', { type: 'number', describe: '--slurm: GPUs per run (the runs then use --device cuda)' })
+    .option('max-parallel', { type: 'number', describe: '--slurm: at most K runs at once (the array\'s %K)' })
+    .option('sbatch-arg', { type: 'string', array: true, describe: '--slurm: another sbatch option, e.g. --sbatch-arg=--account=abc (repeatable)' })
+    .option('dry-run', { type: 'boolean', default: false, describe: '--slurm: write the sbatch scripts into DIR/slurm without submitting' })
     .check((a) => {
-      positiveInts(a, ['jobs', 'threads']);
+      positiveInts(a, ['jobs', 'threads', 'steps', 'eval-every', 'eval-n', 'cpus-per-task', 'gpus-per-task', 'max-parallel']);
+      if ((a['eval-n'] as number | undefined) === 1) throw new Error('--eval-n must be at least 2');
+      const slurmOnly = ['partition', 'time', 'gpus-per-task', 'max-parallel', 'sbatch-arg', 'dry-run'].filter((k) => a[k] !== undefined && a[k] !== false);
+      if (slurmOnly.length && !a.slurm) throw new Error(`--${slurmOnly[0]} goes with --slurm`);
+      if (a.slurm && (a.report !== undefined || a.commands)) throw new Error('--slurm submits the runs: not with --report or --commands');
       if (a.report !== undefined && a.study !== undefined) throw new Error('--report DIR reads the folder: give no study file with it');
       return true;
     }) as never,

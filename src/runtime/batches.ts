@@ -5,8 +5,9 @@
 import ort from 'onnxruntime-node';
 import type { GanDef } from '../dsl/gan.ts';
 import { seqName } from '../compiler/fuse_steps.ts';
+import { GancError } from '../errors.ts';
 import { Rng } from '../random.ts';
-import { batchToFloat, type Dataset } from './data/images.ts';
+import { batchToFloat, type Dataset, imageChannels, UNLABELLED_FOLDER } from './data/images.ts';
 import type { GraphRunner } from './steps.ts';
 
 /** Uniform [-1, 1] or standard normal noise. */
@@ -105,6 +106,7 @@ export class Batches {
   readonly imgLen: number;
   readonly zLen: number;
   private readonly img: number[];
+  private readonly channels: 1 | 3;
   private readonly real: Float32Array;
   private readonly labelledBuf?: Float32Array;
   private readonly z: Float32Array;
@@ -121,6 +123,7 @@ export class Batches {
     private readonly labelled: LabelledOrder | undefined, private readonly K: number, private readonly runs: readonly GraphRunner[],
   ) {
     this.nD = def.dUpdatesPerG;
+    this.channels = imageChannels(def.image.channels, `model ${def.name}`);
     this.img = [def.image.channels, def.image.size, def.image.size];
     this.imgLen = def.batch * this.img[0] * this.img[1] * this.img[2];
     this.zLen = def.batch * def.z.size;
@@ -149,6 +152,15 @@ export class Batches {
     return runners.some(needsLabelled);
   }
 
+  /** A loss that reads the labels of every real batch (ctx.labels) cannot train on unlabelled images. */
+  static checkLabelsOfReal(runners: GraphRunner[], data: Dataset, pool: Uint32Array): void {
+    if (!runners.some(needsLabels) || !data.labels) return;
+    const unlabelled = pool.reduce((n, i) => n + (data.labels![i] < 0 ? 1 : 0), 0);
+    if (unlabelled) {
+      throw new GancError(`the model's loss uses the labels of every real batch (ctx.labels), but ${unlabelled} images have none (${UNLABELLED_FOLDER}/); use ctx.labelled for the labelled batch, or remove them`, { file: data.source });
+    }
+  }
+
   /** Iteration `it`'s data and noise into slot `i`. */
   private draw(it: number, i: number): Draw {
     const { imgLen, zLen, nD, runs } = this;
@@ -157,11 +169,11 @@ export class Batches {
     for (let j = 0; j < nD; j++) {
       const slot = i * nD + j;
       idx.push(this.order.next());
-      batchToFloat(this.data, idx[j], this.real.subarray(slot * imgLen, (slot + 1) * imgLen));
+      batchToFloat(this.data, idx[j], this.real.subarray(slot * imgLen, (slot + 1) * imgLen), this.channels);
       const l = this.labelled?.at(it * nD + j);
       if (l) {
         lidx.push(l);
-        batchToFloat(this.data, l, this.labelledBuf!.subarray(slot * imgLen, (slot + 1) * imgLen));
+        batchToFloat(this.data, l, this.labelledBuf!.subarray(slot * imgLen, (slot + 1) * imgLen), this.channels);
       }
     }
     for (let j = 0; j < runs.length; j++) this.z.set(sampleNoise(this.noise, zLen, this.def.z.dist), (i * runs.length + j) * zLen);

@@ -11,7 +11,7 @@ import type { Compiled } from '../compiler/compile.ts';
 import { toOnnx } from '../compiler/onnx.ts';
 import { GancError } from '../errors.ts';
 import { Rng } from '../random.ts';
-import { batchToFloat, type Dataset } from './data/images.ts';
+import { batchToFloat, type Dataset, imageChannels } from './data/images.ts';
 import { msssimDiversity, type DiversityResult } from './metrics/msssim.ts';
 import { slicedWasserstein, type ImageSet, type SwdResult } from './metrics/swd.ts';
 import { createSession, type SessionOptions } from './ort.ts';
@@ -34,11 +34,13 @@ export { HELD_OUT_FRACTION, HELD_OUT_SEED, heldOutSplit, type Split, type SplitO
 
 // ---------------------------------------------------------------- image sets
 
-/** Images at `indices` of a data set as an ImageSet in [-1, 1]. */
-export function datasetImages(data: Dataset, indices: ArrayLike<number>): ImageSet {
-  const out = new Float32Array(indices.length * 3 * data.size * data.size);
-  batchToFloat(data, indices, out);
-  return { data: out, n: indices.length, h: data.size, w: data.size };
+/** Images at `indices` of a data set as an ImageSet in [-1, 1], as a model with `channels` sees them (1: grey, then
+ * repeated to 3 channels like generated grey images, so that both sides of a metric are alike). */
+export function datasetImages(data: Dataset, indices: ArrayLike<number>, channels: number = 3): ImageSet {
+  const c = imageChannels(channels, 'evaluation');
+  const out = new Float32Array(indices.length * c * data.size * data.size);
+  batchToFloat(data, indices, out, c);
+  return toRgbSet(out, indices.length, c, data.size, data.size);
 }
 
 /** A seeded random subset of `n` distinct indices out of `from` (all of them, shuffled, when n ≥ from.length). */
@@ -213,8 +215,10 @@ export interface EvalReport {
   msssim: SetsEvaluation['msssim'];
   classification?: Accuracy & {
     classes: string[];
-    /** excludedFromTraining: whether the run's run.json records that training left this split out (see heldOutSplit). */
-    heldOut: { fraction: number; seed: number; images: number; excludedFromTraining: boolean };
+    /** What was scored: the held-out split of the training data (excludedFromTraining: whether the run's run.json
+     * records that training left it out, see heldOutSplit), or every labelled image of a separate folder (--test). */
+    heldOut?: { fraction: number; seed: number; images: number; excludedFromTraining: boolean };
+    test?: { folder: string; images: number };
   };
   seconds: { generate: number; swd: number; msssim: number; classify?: number; total: number };
   time: string;
@@ -231,8 +235,11 @@ export function formatEval(r: EvalReport): string {
   rows.push(['MS-SSIM real', fmt(r.msssim.real.mean, 4), `± ${fmt(r.msssim.real.std, 4)} over ${r.msssim.real.pairs} pairs; generated far above it: mode collapse`]);
   const c = r.classification;
   if (c) {
-    rows.push([`accuracy (held-out)`, fmt(c.accuracy, 4), `${c.correct}/${c.total} images, ${Math.round(c.heldOut.fraction * 100)}% of each class` +
-      (c.heldOut.excludedFromTraining ? '' : '; the run trained on them too: optimistic')]);
+    if (c.test) rows.push(['accuracy (test)', fmt(c.accuracy, 4), `${c.correct}/${c.total} images of ${c.test.folder}`]);
+    else if (c.heldOut) {
+      rows.push(['accuracy (held-out)', fmt(c.accuracy, 4), `${c.correct}/${c.total} images, ${+(c.heldOut.fraction * 100).toFixed(2)}% of each class` +
+        (c.heldOut.excludedFromTraining ? '' : '; the run trained on them too: optimistic')]);
+    }
     c.classes.forEach((name, k) => rows.push([`  ${name}`, fmt(c.perClass[k], 4), `${c.confusion[k][k]}/${c.confusion[k].reduce((a, b) => a + b, 0)}`]));
   }
   const w0 = Math.max(...rows.map((x) => x[0].length), 'metric'.length);

@@ -1,6 +1,6 @@
 /**
  * PNG output for training runs: sample grids drawn into a plain RGBA buffer (fast, exact pixels), PNG reading and
- * writing through jimp. Loss curves are in loss_curve.ts.
+ * writing through jimp. Charts (loss curves) are in loss_curve.ts.
  */
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -12,8 +12,6 @@ export interface RgbaImage {
   height: number;
   rgba: Uint8Array;
 }
-
-export type Rgb = readonly [number, number, number];
 
 /** Grey of the padding between grid tiles: neutral, so neither dark nor light samples blend into it. */
 export const GRID_PAD_GREY = 128;
@@ -116,7 +114,7 @@ export async function writeSampleGrid(
 
 // ---------------------------------------------------------------- PNG I/O
 
-export function toJimp(img: RgbaImage) {
+function toJimp(img: RgbaImage) {
   return Jimp.fromBitmap({
     width: img.width,
     height: img.height,
@@ -129,7 +127,7 @@ export async function writePng(path: string, img: RgbaImage): Promise<void> {
   await writeFileAtomic(path, await toJimp(img).getBuffer('image/png'));
 }
 
-async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   try {
     await mkdir(dirname(path), { recursive: true });

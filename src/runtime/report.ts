@@ -1,16 +1,19 @@
 /**
  * `ganc compare`: runs side by side — a table (model, steps, wall time, final smoothed losses, the figures of each
- * run's eval.json) and each run's latest sample grid and loss curve, as one HTML file whose images are copied next to
- * it (relative paths, so the folder can be moved or served as it is).
+ * run's eval.json), a chart per loss with every run on it, and each run's latest sample grid and loss curve, as one
+ * HTML file whose images lie next to it (relative paths, so the folder can be moved or served as it is). The charts
+ * are drawn from each run's metrics with the board's Vega-Lite specs.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GancError } from '../errors.ts';
-import { previousOf, readCheckpointMeta } from './checkpoint.ts';
+import { previousOf } from './checkpoint.ts';
 import type { EvalReport } from './evaluate.ts';
-import { emaLine } from './pictures.ts';
-import { readJson, readMetrics, runPaths, type MetricsRow } from './run_folder.ts';
+import { chartPng, lossCurveSpec } from './loss_curve.ts';
+import { emaLine, writeFileAtomic } from './pictures.ts';
+import { checkpointHeader, readJson, readMetrics, runPaths, type MetricsRow } from './run_folder.ts';
+import { lineChartSpec, rowsToSeries } from '../../web/shared/charts.js';
 
 /** EMA weight of the "final smoothed" losses (debiased, as the loss curve's). */
 export const LOSS_SMOOTHING = 0.95;
@@ -38,7 +41,7 @@ export interface RunSummary {
 /** Model name from the checkpoint's header (no tensors read), else from run.json's model file name. */
 function modelName(dir: string): string {
   const p = runPaths(dir);
-  const model = readCheckpointMeta(p.checkpoint)?.model ?? readCheckpointMeta(previousOf(p.checkpoint))?.model;
+  const model = checkpointHeader(p.checkpoint)?.model ?? checkpointHeader(previousOf(p.checkpoint))?.model;
   if (model) return model;
   const saved = readJson<{ model?: string }>(p.config);
   return saved?.model ? path.basename(saved.model).replace(/\.m?ts$/, '') : '?';
@@ -157,7 +160,7 @@ export function evalCaveats(rows: readonly RunSummary[]): string[] {
   differs('SWD patch counts', (e) => e.swd.patchesPerImage);
   for (const r of rows) {
     if (r.eval && r.eval.step !== null && r.steps !== null && r.eval.step !== r.steps) out.push(`${r.label}: eval.json is of step ${r.eval.step}, the run is at step ${r.steps} (run ganc eval again)`);
-    if (r.eval?.classification && r.eval.classification.heldOut.excludedFromTraining === false) out.push(`${r.label}: trained on the held-out images too, so its accuracy is optimistic`);
+    if (r.eval?.classification && r.eval.classification.heldOut?.excludedFromTraining === false) out.push(`${r.label}: trained on the held-out images too, so its accuracy is optimistic`);
   }
   const missing = rows.filter((r) => !r.eval).map((r) => r.label);
   if (missing.length && evals.length) out.push(`no eval.json in ${missing.join(', ')} (run ganc eval on them)`);
@@ -214,7 +217,13 @@ export interface RunImages {
   lossCurve?: string;
 }
 
-export function renderHtml(rows: readonly RunSummary[], images: readonly RunImages[], title = 'ganc compare'): string {
+/** Charts of every run together: one per logged loss, each run in its colour. */
+export interface SharedChart {
+  name: string;
+  file: string;
+}
+
+export function renderHtml(rows: readonly RunSummary[], images: readonly RunImages[], title = 'ganc compare', shared: readonly SharedChart[] = []): string {
   const { heads, cells, best } = tableCells(rows);
   const table = [
     '<table>',
@@ -227,6 +236,9 @@ export function renderHtml(rows: readonly RunSummary[], images: readonly RunImag
       `<tr><td>${esc(r.label)}</td>${r.eval!.swd.levels.map((l) => `<td class="num">${l.resolution}px: ${l.swd.toFixed(2)}</td>`).join('')}</tr>`).join('\n') + '\n</table>'
     : '';
   const notes = evalCaveats(rows).map((c) => `<p class="note">${esc(c)}</p>`).join('\n');
+  const together = shared.length
+    ? `<h2>Losses of all runs</h2>\n<div class="runs">\n${shared.map((c) => `<figure class="run"><img src="${encodeURI(c.file)}" alt="${esc(c.name)} of every run"><figcaption>${esc(c.name)}</figcaption></figure>`).join('\n')}\n</div>`
+    : '';
   const cards = rows.map((r, i) => {
     const img = images[i];
     const pic = (src: string | undefined, alt: string) => (src ? `<figure><img src="${encodeURI(src)}" alt="${esc(alt)}"><figcaption>${esc(alt)}</figcaption></figure>` : `<p class="note">no ${esc(alt)} yet</p>`);
@@ -247,31 +259,46 @@ figcaption, .note { color: #666; font-size: 0.9em; }`, `${table}
 <p class="note">d_loss, g_loss: EMA (weight ${LOSS_SMOOTHING}) at the last step. SWD (sliced Wasserstein distance of Laplacian-pyramid patches, ×1e3): lower = closer to the real images. MS-SSIM of random pairs: lower = more diverse; compare generated with real. Accuracy: D's classification of held-out labelled images. Bold: best of the runs.</p>
 ${notes}
 ${levels}
+${together}
 <div class="runs">
 ${cards}
 </div>`);
 }
 
-/** Summarize the runs, copy their pictures next to `out` and write the HTML report. */
+/** Summarize the runs, write their charts and copy their sample grids next to `out`, and write the HTML report. */
 export async function compareRuns(dirs: readonly string[], out: string): Promise<{ file: string; rows: RunSummary[]; images: string[] }> {
   if (!dirs.length) throw new GancError('name at least one run folder');
   const rows = dirs.map(summarizeRun);
   const outDir = path.dirname(path.resolve(out));
   mkdirSync(outDir, { recursive: true });
   const stem = path.basename(out).replace(/\.html?$/i, '');
-  const copied: string[] = [];
-  const images: RunImages[] = rows.map((r, i) => {
-    const put = (src: string | undefined, kind: string) => {
-      if (!src) return undefined;
-      const name = `${stem}-${i + 1}-${slug(r.label)}-${kind}.png`;
-      copyFileSync(src, path.join(outDir, name));
-      copied.push(path.join(outDir, name));
-      return name;
-    };
-    return { samples: put(r.samples, 'samples'), lossCurve: put(r.lossCurve, 'loss') };
-  });
+  const written: string[] = [];
+  const put = async (name: string, spec: Record<string, unknown>) => {
+    await writeFileAtomic(path.join(outDir, name), await chartPng(spec));
+    written.push(path.join(outDir, name));
+    return name;
+  };
+  const series = rows.map((r) => rowsToSeries(readMetrics(runPaths(r.dir).metrics), r.label));
+  const images: RunImages[] = [];
+  for (const [i, r] of rows.entries()) {
+    let samples: string | undefined;
+    if (r.samples) {
+      samples = `${stem}-${i + 1}-${slug(r.label)}-samples.png`;
+      copyFileSync(r.samples, path.join(outDir, samples));
+      written.push(path.join(outDir, samples));
+    }
+    const loss = series[i].length ? await put(`${stem}-${i + 1}-${slug(r.label)}-loss.png`, lossCurveSpec(series[i], { title: `${r.label}: losses`, width: 760, height: 420 })) : undefined;
+    images.push({ samples, lossCurve: loss });
+  }
+  const shared: SharedChart[] = [];
+  if (rows.length > 1) {
+    for (const name of [...new Set(series.flat().map((s) => s.name))]) {
+      const spec = lineChartSpec(series.flat().filter((s) => s.name === name), { title: `${name}: all runs`, colorBy: 'run', width: 760, height: 420 });
+      shared.push({ name, file: await put(`${stem}-all-${slug(name)}.png`, spec) });
+    }
+  }
   const file = path.resolve(out);
-  await writeFile(file + '.tmp', renderHtml(rows, images));
+  await writeFile(file + '.tmp', renderHtml(rows, images, 'ganc compare', shared));
   renameSync(file + '.tmp', file);
-  return { file: out, rows, images: copied };
+  return { file: out, rows, images: written };
 }

@@ -1,5 +1,5 @@
 /** What lives in a run folder, and the metrics log (JSONL, one line per iteration). */
-import { existsSync, readFileSync, writeFileSync, appendFileSync, renameSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync, appendFileSync, renameSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
 export interface RunPaths {
@@ -79,4 +79,25 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array): vo
 
 export function readJson<T>(file: string): T | undefined {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : undefined;
+}
+
+/**
+ * A checkpoint's header (model, step, time, …) without reading its tensors, or undefined when the file is missing or
+ * not a checkpoint. Both formats start with an 8-byte magic (GANCCKPT, or GANCCKP2 with a checksum), the header's
+ * length and the JSON header.
+ */
+export function checkpointHeader(file: string): { model?: string; step?: number; time?: string } | undefined {
+  if (!existsSync(file)) return undefined;
+  const fd = openSync(file, 'r');
+  try {
+    const pre = Buffer.alloc(12);
+    if (readSync(fd, pre, 0, 12, 0) !== 12 || !['GANCCKPT', 'GANCCKP2'].includes(pre.toString('latin1', 0, 8))) return undefined;
+    const header = Buffer.alloc(pre.readUInt32LE(8));
+    readSync(fd, header, 0, header.length, 12);
+    return JSON.parse(header.toString('utf8'));
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -72,6 +72,8 @@ export interface TrainOptions {
   stepsPerRun?: number;
   /** Run after the iterations they name (after that step's checkpoint), and at the last step. */
   hooks?: TrainHook[];
+  /** Fraction of each class of labelled data kept out of training for `ganc eval` (default HELD_OUT_FRACTION). */
+  heldOut?: number;
 }
 
 export interface TrainResult {
@@ -96,7 +98,7 @@ export async function train(compiled: Compiled, data: Dataset, opts: TrainOption
   const K = opts.stepsPerRun ?? 1;
   if (!(Number.isInteger(K) && K >= 1)) throw new GancError(`steps per run must be a positive integer, got ${K}`);
   const c = K > 1 ? withFusedSteps(compiled, K) : compiled;
-  const pool = trainingPool(c.def, data);
+  const pool = trainingPool(c.def, data, opts.heldOut);
   const paths = runPaths(opts.out);
   mkdirSync(paths.samples, { recursive: true });
   const start = opts.resume ? resumeFrom(c, paths, pool, opts) : freshStart(c, paths, pool, opts);
@@ -106,8 +108,8 @@ export async function train(compiled: Compiled, data: Dataset, opts: TrainOption
 
 /** The images training may draw from (labelled data keeps a held-out split out, for `ganc eval`'s accuracy), after
  * checking that the data fits the model. */
-function trainingPool(def: GanDef, data: Dataset): Uint32Array {
-  const pool = def.classes && data.labels ? heldOutSplit(data).train : Uint32Array.from({ length: data.count }, (_, i) => i);
+function trainingPool(def: GanDef, data: Dataset, heldOut?: number): Uint32Array {
+  const pool = def.classes && data.labels ? heldOutSplit(data, { fraction: heldOut }).train : Uint32Array.from({ length: data.count }, (_, i) => i);
   if (pool.length < def.batch) throw new GancError(`the data has ${pool.length} training images, fewer than one batch of ${def.batch}`, { file: data.source });
   if (data.size !== def.image.size) throw new Error(`data size ${data.size} != model size ${def.image.size}`);
   if (def.classes && !data.labels) throw new GancError(`model ${def.name} needs labelled data: put each class in its own subfolder`, { file: data.source });
@@ -172,6 +174,7 @@ class Trainer implements TrainerView {
     this.def = c.def;
     this.K = opts.stepsPerRun ?? 1;
     ({ store: this.store, step: this.step, rows: this.rows } = start);
+    Batches.checkLabelsOfReal([sessions.d, sessions.g], data, pool);
     const labelled = Batches.wantsLabelled([sessions.d, sessions.g]) ? new LabelledOrder(data.labels!, pool, this.def.batch, opts.seed) : undefined;
     if (labelled && labelled.count < this.def.batch) throw new GancError(`the data has ${labelled.count} labelled images, fewer than one batch of ${this.def.batch}`, { file: data.source });
     this.runs = [...Array<GraphRunner>(this.def.dUpdatesPerG).fill(sessions.d), ...Array<GraphRunner>(this.def.gUpdatesPerD).fill(sessions.g)];

@@ -1,7 +1,7 @@
 /** Where ganc keeps what it derives once and reuses: decoded data sets, rendered built-in images. */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -23,5 +23,22 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string | 
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
+  }
+}
+
+/** Removes `<name>.partial-PID` folders in `root` whose process is gone (a build that was killed). */
+export async function removeAbandoned(root: string, name: string): Promise<void> {
+  for (const entry of await readdir(root).catch(() => [])) {
+    const m = entry.startsWith(`${name}.partial-`) ? /(\d+)$/.exec(entry) : null;
+    if (m && !isAlive(Number(m[1]))) await rm(join(root, entry), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -16,6 +16,9 @@ export async function decodeSquare(bytes: Buffer, size: number): Promise<Decoded
     // hands back 8-bit RGBA, whatever the file's own colour type (grey, palette, 16-bit, CMYK JPEG).
     bitmap = (await Jimp.fromBuffer(bytes)).bitmap;
   } catch (e) {
+    // A codec module that cannot be loaded (e.g. node_modules being reinstalled) is no fault of the image: it must
+    // not be cached as "not decodable".
+    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw e;
     return { ok: false, kind: 'not decodable', detail: e instanceof Error ? e.message : String(e) };
   }
   const { width: w, height: h, data } = bitmap;

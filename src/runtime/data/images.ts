@@ -1,6 +1,9 @@
 /**
  * Image folders as training data: every image under a folder, decoded once to size×size RGB and cached,
- * then served as float batches in [-1, 1].
+ * then served as float batches in [-1, 1] with the model's channels (grey: BT.601 luma).
+ *
+ * With labels, each subfolder is a class, except `_unlabelled` (UNLABELLED_FOLDER), whose images get label −1: the
+ * unlabelled pool of semi-supervised training.
  */
 import { createHash } from 'node:crypto';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
@@ -16,7 +19,7 @@ export interface Dataset {
   pixels: Uint8Array;
   count: number;
   size: number;
-  /** Class index per image, when loaded with labels. */
+  /** Class index per image, when loaded with labels; −1 for the images of the `_unlabelled` folder. */
   labels?: Int32Array;
   /** Class names (sorted subfolder names). */
   classes?: string[];
@@ -37,7 +40,9 @@ export interface LoadOptions {
 }
 
 /** Bump when decoding changes (crop, resize, alpha handling, file layout) so old caches are not reused. */
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
+/** With labels: the subfolder of images that have none (label −1), not a class. */
+export const UNLABELLED_FOLDER = '_unlabelled';
 /** Files decoded concurrently (see decodeAll). */
 const DECODE_WINDOW = 32;
 
@@ -45,8 +50,10 @@ interface FileEntry {
   path: string;
   bytes: number;
   mtimeMs: number;
-  /** Index into the class list; -1 for files directly in the folder. */
+  /** Index into the class list; -1 for unlabelled images (with labels: in UNLABELLED_FOLDER). */
   cls: number;
+  /** Lies directly in the folder (an error with labels, unless it is no image). */
+  loose?: boolean;
 }
 
 export async function loadImageFolder(dir: string, opts: LoadOptions): Promise<Dataset> {
@@ -64,26 +71,51 @@ export async function loadImageFolder(dir: string, opts: LoadOptions): Promise<D
   let ds = await readCache(cacheFile, source);
   if (!ds) {
     ds = await decodeAll(files, classes, source, opts);
-    await writeCache(cacheFile, ds);
+    if (ds.count > 0) await writeCache(cacheFile, ds); // nothing usable: an error below, tried afresh next time
   }
   checkCounts(ds, opts.minCount ?? 1);
   return ds;
 }
 
-/** Fill `out` (length indices.length*3*size*size) with the images at `indices`, scaled to [-1, 1]. */
-export function batchToFloat(ds: Dataset, indices: ArrayLike<number>, out: Float32Array): void {
-  const vol = 3 * ds.size * ds.size;
-  if (out.length < indices.length * vol) {
-    throw new RangeError(`batchToFloat: out holds ${out.length} values, ${indices.length} images need ${indices.length * vol}`);
+/**
+ * Fill `out` (length indices.length·channels·size²) with the images at `indices`, scaled to [-1, 1]: RGB for 3
+ * channels; for 1 channel the BT.601 luma 0.299 R + 0.587 G + 0.114 B (exactly the grey value of a grey image,
+ * whose R = G = B).
+ */
+export function batchToFloat(ds: Dataset, indices: ArrayLike<number>, out: Float32Array, channels: 1 | 3 = 3): void {
+  const plane = ds.size * ds.size;
+  const vol = 3 * plane;
+  const outVol = channels * plane;
+  if (out.length < indices.length * outVol) {
+    throw new RangeError(`batchToFloat: out holds ${out.length} values, ${indices.length} images need ${indices.length * outVol}`);
   }
   const px = ds.pixels;
   for (let j = 0; j < indices.length; j++) {
     const i = indices[j];
     if (!(Number.isInteger(i) && i >= 0 && i < ds.count)) throw new RangeError(`batchToFloat: index ${i} outside 0..${ds.count - 1}`);
     const src = i * vol;
-    const dst = j * vol;
-    for (let k = 0; k < vol; k++) out[dst + k] = px[src + k] / 127.5 - 1;
+    const dst = j * outVol;
+    if (channels === 3) for (let k = 0; k < vol; k++) out[dst + k] = px[src + k] / 127.5 - 1;
+    else {
+      for (let k = 0; k < plane; k++) {
+        const luma = 0.299 * px[src + k] + 0.587 * px[src + plane + k] + 0.114 * px[src + 2 * plane + k];
+        out[dst + k] = luma / 127.5 - 1;
+      }
+    }
   }
+}
+
+/** The channel counts batchToFloat serves, checked for a model. */
+export function imageChannels(channels: number, what: string): 1 | 3 {
+  if (channels !== 1 && channels !== 3) throw new GancError(`${what}: images have 1 (grey) or 3 (RGB) channels, not ${channels}`);
+  return channels;
+}
+
+/** Images of the `_unlabelled` folder (label −1) in a labelled data set. */
+export function unlabelledCount(ds: Pick<Dataset, 'labels'>): number {
+  let n = 0;
+  for (const l of ds.labels ?? []) if (l < 0) n++;
+  return n;
 }
 
 /** The one line to print about skipped files, or undefined when none were skipped. */
@@ -122,11 +154,13 @@ async function listImageFolder(source: string, cacheDir: string, labels: boolean
   const files: FileEntry[] = [];
   const classes: string[] = [];
   for (const { name, path, st } of await sortedEntries(source, skipDirs)) {
-    if (st.isDirectory()) {
+    if (st.isDirectory() && name === UNLABELLED_FOLDER) {
+      files.push(...(await walk(path, -1, skipDirs, seen)));
+    } else if (st.isDirectory()) {
       classes.push(name);
       files.push(...(await walk(path, classes.length - 1, skipDirs, seen)));
     } else if (st.isFile()) {
-      files.push({ path, bytes: st.size, mtimeMs: st.mtimeMs, cls: -1 });
+      files.push({ path, bytes: st.size, mtimeMs: st.mtimeMs, cls: -1, loose: true });
     }
   }
   if (classes.length < 2) {
@@ -188,8 +222,8 @@ async function decodeAll(files: FileEntry[], classes: string[] | undefined, sour
       const rel = relative(source, f.path);
       if (!r.ok) {
         skipped.push({ file: rel, reason: `${r.kind}: ${r.detail}` });
-      } else if (f.cls < 0 && classes) {
-        throw new GancError(`image ${rel} lies directly in the folder: with labels, each class must be its own subfolder`, { file: source });
+      } else if (f.loose && classes) {
+        throw new GancError(`image ${rel} lies directly in the folder: with labels, each class must be its own subfolder (images without a label go in ${UNLABELLED_FOLDER}/)`, { file: source });
       } else {
         pixels.set(r.chw, count * vol);
         if (labels) labels[count] = f.cls;
@@ -217,7 +251,7 @@ function checkCounts(ds: Dataset, minCount: number): void {
   if (ds.count < minCount) throw new GancError(`only ${ds.count} images, at least ${minCount} needed`, { file: source });
   if (ds.classes && ds.labels) {
     const per = new Array<number>(ds.classes.length).fill(0);
-    for (const l of ds.labels) per[l]++;
+    for (const l of ds.labels) if (l >= 0) per[l]++;
     const empty = ds.classes.filter((_, c) => per[c] === 0);
     if (empty.length) throw new GancError(`class folder${empty.length === 1 ? '' : 's'} without images: ${empty.join(', ')}`, { file: source });
   }

@@ -6,8 +6,7 @@ import { copyFile, link, mkdir, readdir, readFile, rename, rm } from 'node:fs/pr
 import { dirname, join } from 'node:path';
 import { GancError } from '../../errors.ts';
 import { Rng } from '../../random.ts';
-import { pidAlive } from '../liveness.ts';
-import { defaultCacheRoot, writeFileAtomic } from './cache.ts';
+import { defaultCacheRoot, removeAbandoned, writeFileAtomic } from './cache.ts';
 import { renderAll } from './render.ts';
 import type { Dataset } from './images.ts';
 import { ICONIFY_APP_SETS, iconifyAppSets, iconifyLogos, PAPIRUS_APPS, papirusApps, simpleIcons, takeInTurn } from './sources.ts';
@@ -49,6 +48,11 @@ export async function buildApps(outDir: string, opts: BuildOptions = {}): Promis
 
 export async function ensureBuiltinLogos(size: number, opts: Omit<BuildOptions, 'size' | 'limit'> = {}): Promise<string> {
   return ensureBuilt(`logos-${size}`, ['simple-icons', 'iconify-logos'], (dir) => buildLogos(dir, { ...opts, size }));
+}
+
+/** The first `limit` built-in logos at `size`, taken from both sources in turn: a small set (the browser's). */
+export async function ensureLogoSubset(size: number, limit: number, opts: Omit<BuildOptions, 'size' | 'limit'> = {}): Promise<string> {
+  return ensureBuilt(`logos-${size}-first${limit}`, ['simple-icons', 'iconify-logos'], (dir) => buildLogos(dir, { ...opts, size, limit }));
 }
 
 export async function ensureBuiltinApps(size: number, opts: Omit<BuildOptions, 'size' | 'limit'> = {}): Promise<string> {
@@ -213,12 +217,4 @@ async function ensureBuilt(name: string, sources: string[], build: (dir: string)
 
 async function isComplete(dir: string, sources: string[]): Promise<boolean> {
   return JSON.stringify((await readBuildInfo(dir))?.sources) === JSON.stringify(sources);
-}
-
-/** Removes `.partial-PID` folders whose process is gone (a build that was killed). */
-async function removeAbandoned(root: string, name: string): Promise<void> {
-  for (const entry of await readdir(root)) {
-    const m = entry.startsWith(`${name}.partial-`) ? /(\d+)$/.exec(entry) : null;
-    if (m && !pidAlive(Number(m[1]))) await rm(join(root, entry), { recursive: true, force: true });
-  }
 }

@@ -9,7 +9,8 @@ export function curvesSpec(r: StudyReport): TopLevelSpec {
   })));
   const seeds = Math.max(0, ...r.models.map((m) => m.final?.swdAvg.n ?? 0));
   const color = { field: 'model', type: 'nominal' as const, title: null, sort: r.models.map((m) => `${m.key}${m.baseline ? ' (baseline)' : ''}`) };
-  const x = { field: 'step', type: 'quantitative' as const, title: 'iteration' };
+  const steps = [...new Set(rows.map((row) => row.step))].sort((a, b) => a - b);
+  const x = { field: 'step', type: 'quantitative' as const, title: 'iteration', axis: { values: steps } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: `Study ${r.study.name}: SWD along training`, subtitle: `mean over ${seeds} seed${seeds === 1 ? '' : 's'} (line) and min–max across seeds (band); lower is closer to the real images` },

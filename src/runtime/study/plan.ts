@@ -83,6 +83,6 @@ export function runArgs(s: StudyJson, p: Pair, flags: RunFlags = {}): string[] {
 }
 
 /** A shell word: quoted only when it needs to be. */
-const shellWord = (w: string) => (/^[A-Za-z0-9_./#=:-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+export const shellWord = (w: string) => (/^[A-Za-z0-9_./#=:-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
 
 export const commandLine = (args: string[]) => ['npx', 'ganc', ...args].map(shellWord).join(' ');

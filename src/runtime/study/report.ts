@@ -7,6 +7,7 @@
 import { type EvalRow } from '../eval_along.ts';
 import { type RunResult, collectStudy } from './collect.ts';
 import type { StudyJson } from './plan.ts';
+import { type SlurmStatus, slurmLines, slurmStatus } from './slurm_status.ts';
 import { type Summary, type Verdict, type WelchResult, meanOverSteps, summarize, verdict, welch } from './stats.ts';
 
 /** Real against real: two disjoint draws of the data, scored like the models (the floor SWD can reach). */
@@ -42,6 +43,8 @@ export interface StudyReport {
   format: 'ganc-study-report/1';
   study: StudyJson;
   counts: { finished: number; started: number; missing: number };
+  /** A study submitted with --slurm: its jobs and unfinished runs' tasks. */
+  slurm?: SlurmStatus;
   floor?: Floor;
   models: ModelReport[];
   /** Share of the runs' wall time spent evaluating along training (finished runs). */
@@ -102,15 +105,18 @@ export function buildReport(s: StudyJson, dir: string, floor?: Floor): StudyRepo
   const done = results.filter((r) => r.state === 'finished');
   const total = done.reduce((t, r) => t + r.seconds, 0);
   const notes: string[] = [];
-  const minSeeds = Math.min(...models.map((m) => m.final?.swdAvg.n ?? 0));
+  // The fewest seeds a verdict rests on (models with none finished have no verdict); the plan's count before any.
+  const seedsDone = models.flatMap((m) => (m.final ? [m.final.swdAvg.n] : []));
+  const minSeeds = seedsDone.length ? Math.min(...seedsDone) : s.seeds.length;
   notes.push(`Verdicts: Welch's t-test (two-sided) of each model's per-seed values against the baseline's; "better" or "worse" only at p < 0.05, else "no detectable difference". ` +
     (minSeeds <= 3 ? `With ${minSeeds} seed${minSeeds === 1 ? '' : 's'} per model the test has little power: only large, consistent differences can show, and "no detectable difference" does not mean "no difference".` : ''));
   const sizes = new Set(models.map((m) => m.size));
   if (sizes.size > 1) notes.push(`The models make images of different sizes (${[...sizes].join(', ')} px): their SWD is measured against different real images and does not compare directly.`);
   for (const m of models) if (m.classes) notes.push(`${m.key} trains on labelled data (${s.data ? s.data : 'the built-in logos and app icons as two classes'}); its generator is scored like the others, against the same real ${s.data ? 'images' : 'logos'}.`);
   if (floor) notes.push(`Real vs real: two disjoint draws of ${floor.n} real images score SWD ${floor.swdAvg.toFixed(1)}: no model can be expected below about this.`);
+  const slurm = slurmStatus(dir, results);
   return {
-    format: 'ganc-study-report/1', study: s, counts: { finished: count('finished'), started: count('started'), missing: count('missing') },
+    format: 'ganc-study-report/1', study: s, counts: { finished: count('finished'), started: count('started'), missing: count('missing') }, ...(slurm ? { slurm } : {}),
     ...(floor ? { floor } : {}), models, evalShare: total ? done.reduce((t, r) => t + r.evalSeconds, 0) / total : NaN, notes, time: new Date().toISOString(),
   };
 }
@@ -162,6 +168,6 @@ export function reportNotes(r: StudyReport): string[] {
 export function formatReport(r: StudyReport): string {
   const { head, rows } = reportTable(r);
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [reportHeadline(r), '', line(head), line(head.map(() => '---')), ...rows.map(line), '', ...reportNotes(r).map((n) => `- ${n}`)].join('\n');
+  return [reportHeadline(r), '', ...(r.slurm ? [...slurmLines(r.slurm, r.study.steps), ''] : []), line(head), line(head.map(() => '---')), ...rows.map(line), '', ...reportNotes(r).map((n) => `- ${n}`)].join('\n');
 }
 

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { esc, htmlPage } from '../report.ts';
 import { type StudyReport, reportHeadline, reportNotes, reportTable } from './report.ts';
+import { slurmLines } from './slurm_status.ts';
 
 const num = (v: number | undefined, d: number) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
 const verdictClass = (cell: string) => (/^better/.test(cell) ? 'better' : /^worse/.test(cell) ? 'worse' : '');
@@ -54,7 +55,9 @@ td.worse { background: #f8e1e1; }
 .samples { display: flex; flex-wrap: wrap; gap: 1em; }
 .samples img { width: 256px; image-rendering: pixelated; border: 1px solid #ddd; }
 figure { margin: 0.5em 0; }
-figcaption, .note { color: #555; font-size: 0.9em; }`, `<p>${esc(reportHeadline(r))}</p>
+figcaption, .note { color: #555; font-size: 0.9em; }
+pre.slurm { background: #f7f7f7; border: 1px solid #ddd; padding: 0.5em; white-space: pre-wrap; }`, `<p>${esc(reportHeadline(r))}</p>
+${r.slurm ? `<pre class="slurm">${esc(slurmLines(r.slurm, r.study.steps).join('\n'))}</pre>` : ''}
 ${summaryTable(r)}
 <ul class="note">
 ${reportNotes(r).map((n) => `<li>${esc(n)}</li>`).join('\n')}

@@ -15,7 +15,7 @@ import { heldBy } from '../run_lock.ts';
 import { runState } from './collect.ts';
 import { type Pair, type StudyJson, pairs, runArgs } from './plan.ts';
 
-const GANC_BIN = fileURLToPath(new URL('../../../bin/ganc.mjs', import.meta.url));
+export const GANC_BIN = fileURLToPath(new URL('../../../bin/ganc.mjs', import.meta.url));
 /** Set for a child of a study runner: it exits when the runner's pipe on its stdin closes. */
 export const STUDY_CHILD_ENV = 'GANC_STUDY_CHILD';
 
