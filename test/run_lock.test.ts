@@ -106,15 +106,26 @@ test('processes racing for one stale lock: exactly one wins', async () => {
     import { acquireRunLock } from ${JSON.stringify(join(REPO, 'src/runtime/run_lock.ts'))};
     const start = Number(process.argv[1]);
     while (Date.now() < start) {}
-    try { await acquireRunLock(process.argv[2], 'racer'); console.log('won'); await new Promise((r) => setTimeout(r, 1500)); }
-    catch (e) { console.log('lost: ' + e.message); }`;
+    try { await acquireRunLock(process.argv[2], 'racer'); console.log('won'); }
+    catch (e) { console.log('lost: ' + e.message); }
+    // Hold (the winner: the lock) until every racer has answered, so that a racer slow to start on a loaded machine
+    // meets a held lock, not a released one.
+    process.stdin.resume(); process.stdin.on('end', () => process.exit(0));`;
   // All start racing at the same moment (after their slow start-up).
   const start = String(Date.now() + 3000);
-  const racers = Array.from({ length: 4 }, () => spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, start, dir], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }));
-  const outs = await Promise.all(racers.map(finished));
-  const won = outs.filter((o) => o.stdout.trim() === 'won');
-  assert.equal(won.length, 1, outs.map(show).join('\n'));
-  for (const o of outs.filter((x) => x !== won[0])) assert.match(o.stdout, /^lost: the run folder is in use by pid \d+ \(racer,/, show(o));
+  const racers = Array.from({ length: 4 }, () => spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, start, dir], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] }));
+  const answered = racers.map((r) => new Promise<void>((ok) => {
+    let out = '';
+    r.stdout!.on('data', (d) => { out += d; if (out.includes('\n')) ok(); });
+    r.on('exit', () => ok());
+  }));
+  const outs = Promise.all(racers.map(finished));
+  await Promise.all(answered);
+  for (const r of racers) r.stdin!.end();
+  const results = await outs;
+  const won = results.filter((o) => o.stdout.trim() === 'won');
+  assert.equal(won.length, 1, results.map(show).join('\n'));
+  for (const o of results.filter((x) => x !== won[0])) assert.match(o.stdout, /^lost: the run folder is in use by pid \d+ \(racer,/, show(o));
   assert.deepEqual(readdirSync(dir), [], 'no lock, guard or temporary file is left');
 });
 

@@ -3,16 +3,15 @@ import { h, getJson, fileUrl } from '../lib/dom.js';
 import { LiveChart } from '../lib/chart.js';
 import { watchRuns, RunRows } from '../lib/live.js';
 import { rowsToSeries } from '../shared/charts.js';
-import { flatten, NOT_FIGURES } from './run.js';
+import { flatten, NOT_FIGURES, smoothingSlider } from './run.js';
 
 const board = globalThis.gancBoard;
 
 /** Charts of `paths` into `el`; returns the function that stops the live updates. */
 function runCharts(el, paths) {
-  const smooth = h('input', { type: 'range', min: '0', max: '0.99', step: '0.01', value: '0.6' });
   const status = h('span.badge');
   const charts = h('div');
-  el.append(h('div.controls', {}, h('label', {}, 'smoothing ', smooth), status), charts);
+  const smooth = smoothingSlider(() => redraw());
   const rows = new RunRows();
   const evals = new Map();
   const byKey = new Map();
@@ -41,9 +40,10 @@ function runCharts(el, paths) {
       else merged.set(key, { ...s, points: [...s.points] });
     }
     const names = [...new Set([...merged.values()].map((s) => s.name))];
-    return Promise.all(names.map((n) => chartFor(n).update([...merged.values()].filter((s) => s.name === n), n.startsWith('eval ') ? 0 : Number(smooth.value))));
+    const weight = smooth.weight(Math.max(0, ...paths.map((p) => rows.get(p).length)));
+    return Promise.all(names.map((n) => chartFor(n).update([...merged.values()].filter((s) => s.name === n), n.startsWith('eval ') ? 0 : weight)));
   };
-  smooth.addEventListener('input', redraw);
+  el.append(h('div.controls', {}, smooth.el, status), charts);
   return watchRuns(paths, (e) => {
     if (e.type === 'init') evals.set(e.path, e.detail.evals);
     if (e.type === 'evals') evals.set(e.path, e.rows);

@@ -2,7 +2,7 @@
 import { h, clear, fileUrl, fmt } from '../lib/dom.js';
 import { LiveChart } from '../lib/chart.js';
 import { watchRuns, RunRows } from '../lib/live.js';
-import { rowsToSeries } from '../shared/charts.js';
+import { autoSmooth, rowsToSeries } from '../shared/charts.js';
 
 const board = globalThis.gancBoard;
 const stepFile = (path, step) => fileUrl(`${path ? `${path}/` : ''}samples/step_${String(step).padStart(6, '0')}.png`);
@@ -33,21 +33,41 @@ export function evalTable(ev) {
   return h('table', {}, rows.map(([k, v]) => h('tr', {}, h('td', { text: k }), h('td.num', { text: fmt(v) }))));
 }
 
+/**
+ * A smoothing slider that follows the loss picture's automatic weight (more points, more smoothing) until it is moved;
+ * onChange(weight) after each move.
+ */
+export function smoothingSlider(onChange) {
+  const input = h('input', { type: 'range', min: '0', max: '0.99', step: '0.01', value: '0.6' });
+  const label = h('span', { text: 'auto' });
+  let touched = false;
+  input.addEventListener('input', () => {
+    touched = true;
+    label.textContent = Number(input.value).toFixed(2);
+    onChange();
+  });
+  return {
+    el: h('label', {}, 'smoothing ', input, label),
+    /** The weight for `points` points: the slider's, or the automatic one (at least 0.6) while untouched. */
+    weight(points) {
+      if (!touched) {
+        input.value = String(Math.max(0.6, autoSmooth(points)));
+        label.textContent = `auto (${Number(input.value).toFixed(2)})`;
+      }
+      return Number(input.value);
+    },
+  };
+}
+
 /** The loss chart with its smoothing slider; update(rows) redraws. */
 function lossPanel(el) {
-  const smooth = h('input', { type: 'range', min: '0', max: '0.99', step: '0.01', value: '0.6' });
-  const smoothLabel = h('span', { text: '0.60' });
   const chartEl = h('div.chart', { id: 'loss-chart' });
-  el.append(h('h2', { text: 'Losses' }), h('div.controls', {}, h('label', {}, 'smoothing ', smooth, smoothLabel), h('span.note', { text: 'drag to pan, wheel to zoom, double-click to reset; hover for values' })), chartEl);
   const chart = new LiveChart(chartEl, { title: null });
   board.charts.set('loss', chart);
   let rows = [];
-  const redraw = () => {
-    const weight = Number(smooth.value);
-    smoothLabel.textContent = weight.toFixed(2);
-    return chart.update(rowsToSeries(rows), weight);
-  };
-  smooth.addEventListener('input', redraw);
+  const redraw = () => chart.update(rowsToSeries(rows), smooth.weight(rows.length));
+  const smooth = smoothingSlider(redraw);
+  el.append(h('h2', { text: 'Losses' }), h('div.controls', {}, smooth.el, h('span.note', { text: 'drag to pan, wheel to zoom, double-click to reset; hover for values' })), chartEl);
   return { update: (r) => ((rows = r), redraw()) };
 }
 
