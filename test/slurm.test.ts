@@ -187,6 +187,15 @@ async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs
   }
 }
 
+/** The pid of the process holding a run folder's lock, once there is one. */
+function lockPid(run: string): number | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(run, 'lock'), 'utf8')) as { pid: number }).pid;
+  } catch {
+    return undefined; // not there yet
+  }
+}
+
 test('on a one-node Slurm: the study as a job array gives the local numbers; a cancelled task is reported and resumes when resubmitted; the report job runs after the array', { timeout: 400_000 }, async (t) => {
   const cluster = await slurm();
   if ('skip' in cluster) return t.skip(cluster.skip);
@@ -210,11 +219,16 @@ test('on a one-node Slurm: the study as a job array gives the local numbers; a c
   // The report job waits for the array.
   assert.match(squeue('--jobs', report, '--format=%T %r'), /PENDING Dependency/);
 
-  // Hold base seed 1 once it has checkpointed and evaluated step 3 (SIGSTOP: 6 steps pass quickly), then cancel it.
+  // Hold base seed 1 once it has checkpointed and evaluated step 3, then cancel it. Six tiny steps pass in about a
+  // second, faster than a poll can catch one: the run is single-stepped (stopped, looked at, let go for 20 ms).
   const held = join(dir, 'base/seed-1');
-  await until('base seed 1 at step 3', () => readEvals(join(held, 'evals.jsonl')).some((r) => r.step === 3));
-  const pid = (JSON.parse(readFileSync(join(held, 'lock'), 'utf8')) as { pid: number }).pid;
-  process.kill(pid, 'SIGSTOP');
+  const pid = await until('base seed 1 to start', () => lockPid(held));
+  for (;;) {
+    process.kill(pid, 'SIGSTOP');
+    if (readEvals(join(held, 'evals.jsonl')).some((r) => r.step === 3)) break;
+    process.kill(pid, 'SIGCONT');
+    await sleep(20);
+  }
   assert.ok(!readEvals(join(held, 'evals.jsonl')).some((r) => r.step === 6), 'held before it finished');
 
   // While the array runs, the report shows the held run as running, with its progress (the report's text, built
