@@ -22,7 +22,7 @@ interface Case {
   x: number[];
   layer: (x: Tensor) => Tensor;
   /** Forms that must fire: op types that appear only in that form. */
-  expect: ('dense' | 'phase')[];
+  expect: ('dense' | 'phase' | 'patches')[];
 }
 
 const cases: Case[] = [
@@ -34,10 +34,13 @@ const cases: Case[] = [
   { name: 'deconv2d k4 s2 SAME 3×3 → 6×6 (phase, even kernel)', x: [2, 3, 3, 3], layer: (x) => deconv2d(x, 2, { kernel: 4 }), expect: ['phase'] },
   { name: 'deconv2d k3 s3 SAME 2×4 → 6×12 (phase, stride 3, non-square)', x: [2, 3, 2, 4], layer: (x) => deconv2d(x, 2, { kernel: 3, stride: 3 }), expect: ['phase'] },
   { name: 'deconv2d k5 s2 VALID 3×3 → 9×9 (phase, crop)', x: [2, 3, 3, 3], layer: (x) => deconv2d(x, 2, { padding: 'VALID' }), expect: ['phase'] },
-  { name: 'conv2d k5 s2 SAME 8×8 → 4×4 (its input gradient is phase)', x: [2, 3, 8, 8], layer: (x) => conv2d(x, 5), expect: ['phase'] },
+  { name: 'conv2d k5 s2 SAME 8×8 → 4×4 (its input gradient is phase; forward and weight gradient patches)', x: [2, 3, 8, 8], layer: (x) => conv2d(x, 5), expect: ['phase', 'patches'] },
+  { name: 'conv2d k3 s1 SAME 6×5 (patches, non-square)', x: [2, 3, 6, 5], layer: (x) => conv2d(x, 4, { kernel: 3, stride: 1 }), expect: ['patches'] },
 ];
 
-const ALL: ConvForms = { dense: true, phase: true };
+const ALL: ConvForms = { dense: true, phase: true, patches: true };
+const ONLY = (f: keyof ConvForms): ConvForms => ({ dense: false, phase: false, patches: false, [f]: true });
+const convs = (x: Graph) => x.nodes.filter((n) => n.op === 'Conv' || n.op === 'ConvWeightGrad').length;
 
 /** The layer, a loss against a fixed random tensor, and gradients w.r.t. its input and every parameter. */
 function graphOf(c: Case): { g: Graph; feeds: Record<string, Float32Array> } {
@@ -69,10 +72,11 @@ for (const c of cases) {
     const { g, feeds } = graphOf(c);
     const plain = await runGraph(g, feeds);
     const ops = (x: Graph) => new Set(x.nodes.map((n) => n.op));
-    for (const forms of [ALL, { dense: true, phase: false }, { dense: false, phase: true }]) {
+    for (const forms of [ALL, ONLY('dense'), ONLY('phase'), ONLY('patches'), { ...ONLY('phase'), patches: true }]) {
       const lowered = chooseConvForms(g, forms);
       const seen = ops(lowered);
-      const fired = { dense: seen.has('MatMul') && !ops(g).has('MatMul'), phase: seen.has('DepthToSpace') };
+      // (patches is told apart only when it is the one form on: it leaves fewer Conv / ConvWeightGrad nodes)
+      const fired = { dense: seen.has('Gather'), phase: seen.has('DepthToSpace'), patches: forms.dense || forms.phase || convs(lowered) < convs(g) };
       for (const f of c.expect) if (forms[f]) assert.ok(fired[f], `${f} form did not fire with ${JSON.stringify(forms)}`);
       const out = await runGraph(lowered, feeds);
       for (const k of Object.keys(plain)) assertClose(out[k], plain[k], `${k} with ${JSON.stringify(forms)}`);
@@ -85,7 +89,7 @@ test('only the training graphs get the forms; generate (export) keeps ConvTransp
   const ops = (name: string) => new Set(c.graphs.find((g) => g.name === name)!.nodes.map((n) => n.op));
   assert.ok(ops('d_step').has('DepthToSpace') && ops('g_step').has('DepthToSpace'));
   assert.ok(!ops('generate').has('DepthToSpace') && ops('generate').has('ConvTranspose'));
-  const plain = compileGan(variant(dcgan({ size: 16, gf: 4, df: 4, channels: 3 }), { batch: 4 }), { convForms: { dense: false, phase: false } });
+  const plain = compileGan(variant(dcgan({ size: 16, gf: 4, df: 4, channels: 3 }), { batch: 4 }), { convForms: { dense: false, phase: false, patches: false } });
   // FLOPs are the model's arithmetic, whatever form runs it.
   assert.equal(c.manifest.flopsPerIteration, plain.manifest.flopsPerIteration);
 });

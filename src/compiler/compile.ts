@@ -20,7 +20,7 @@ import { traceGan, type TraceOptions } from './trace_gan.ts';
 export interface CompileOptions extends TraceOptions {
   /** Also build `train_k`, which runs this many iterations per run() (fuse_steps.ts). Off unless set. */
   stepsPerRun?: number;
-  /** Convolution forms of the training graphs (passes/conv_forms.ts); default: all (env GANC_CONV_FORMS=none|dense|phase for A/B). */
+  /** Convolution forms of the training graphs (passes/conv_forms.ts); default: all (env GANC_CONV_FORMS=none|dense,phase,patches… for A/B). */
   convForms?: ConvForms;
 }
 
@@ -30,7 +30,7 @@ const STEP_GRAPHS = new Set(['d_step', 'g_step']);
 function defaultConvForms(): ConvForms {
   const env = process.env.GANC_CONV_FORMS;
   if (env === undefined) return ALL_CONV_FORMS;
-  return { dense: env.includes('dense'), phase: env.includes('phase') };
+  return { dense: env.includes('dense'), phase: env.includes('phase'), patches: env.includes('patches') };
 }
 
 export interface TensorEntry {

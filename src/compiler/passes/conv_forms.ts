@@ -3,8 +3,8 @@
  * onnxruntime 1.29 on CPU; figures in the commit messages):
  *
  * - dense: where the convolution's large side has no more pixels than its kernel has taps (4×4 → 2×2 with k5), it is
- *   cheaper as a matrix: y = x·Wᵈ with Wᵈ [Ho·Wo·M, C·H·W] built from w by one batched MatMul with a constant 0/1
- *   tensor; the weight gradient is one GEMM of gy against x's patches (im2col by a MatMul with a 0/1 tensor).
+ *   cheaper as a matrix: y = x·Wᵈ with Wᵈ [M·Ho·Wo, H·W·C] gathered from w (zero where no tap links two pixels);
+ *   the weight gradient is one GEMM of gy against x's patches (im2col by a MatMul with a 0/1 tensor).
  *   Forward, input gradient and weight gradient each become ONE large GEMM over the whole batch, instead of ORT's
  *   per-image GEMMs with 2×2 or 4×4 columns (and its single-threaded col2im for ConvTranspose).
  * - phase: a stride-s ConvTranspose with a small input (≤ 4×4) as ONE stride-1 Conv to s²·C_out channels (the s² phase
@@ -17,20 +17,29 @@
 import { Builder } from '../builder.ts';
 import { type Graph, type Node, type Value, numel } from '../ir.ts';
 import { matmul } from '../ops/matmul.ts';
-import { reshape, slice, transpose } from '../ops/shape.ts';
+import { gather } from '../ops/gather.ts';
+import { pad, reshape, slice, transpose } from '../ops/shape.ts';
 import { substitute } from './substitute.ts';
 
 export interface ConvForms {
   dense: boolean;
   phase: boolean;
+  patches: boolean;
 }
 
-export const ALL_CONV_FORMS: ConvForms = { dense: true, phase: true };
+export const ALL_CONV_FORMS: ConvForms = { dense: true, phase: true, patches: true };
 
 /** Largest dense matrix (floats) worth building every step. */
 const DENSE_MAX = 1 << 24;
 /** Largest input (H·W) of a ConvTranspose lowered as phases; beyond it ORT's own kernel is as fast or faster. */
 const PHASE_MAX_PIXELS = 16;
+/** Largest input (H·W) of a Conv computed from im2col patches (the 0/1 MatMul building them grows with its square). */
+const PATCH_MAX_PIXELS = 64;
+/**
+ * Largest per-image GEMM (multiply-adds) ORT's own Conv is left to lose on: beyond it ORT's per-image GEMMs are
+ * large enough (patches won 13% CPU at 32 px width 32 and lost 5% at 64 px width 64, where these convs are 52 M).
+ */
+const PATCH_MAX_MACS = 1 << 24;
 
 interface ConvAttrs { strides: number[]; pads: number[]; dilations: number[] }
 const attrsOf = (n: Node): ConvAttrs => n.attrs as unknown as ConvAttrs;
@@ -40,19 +49,20 @@ const attrsOf = (n: Node): ConvAttrs => n.attrs as unknown as ConvAttrs;
  * the small side, w [M, C, kh, kw]. (A ConvTranspose(g, w) is that Conv's adjoint: g is y-shaped, its output
  * x-shaped, and its weight [in, out] is [M, C].)
  */
-function relation(n: Node): { x: readonly number[]; y: readonly number[]; k: number[] } {
+interface Geo extends ConvAttrs { x: readonly number[]; y: readonly number[]; k: readonly number[] }
+
+function relation(n: Node): Geo {
   const [a, b] = n.inputs;
   const out = n.outputs[0].shape;
-  if (n.op === 'Conv') return { x: a.shape, y: out, k: b.shape.slice(2) };
-  if (n.op === 'ConvTranspose') return { x: out, y: a.shape, k: b.shape.slice(2) };
-  return { x: a.shape, y: b.shape, k: n.attrs.kernel as number[] };
+  const { strides, pads, dilations } = attrsOf(n);
+  const attrs = { strides, pads, dilations };
+  if (n.op === 'Conv') return { x: a.shape, y: out, k: b.shape.slice(2), ...attrs };
+  if (n.op === 'ConvTranspose') return { x: out, y: a.shape, k: b.shape.slice(2), ...attrs };
+  return { x: a.shape, y: b.shape, k: n.attrs.kernel as number[], ...attrs };
 }
 
 /** What a weight's derived forms depend on: shared by a Conv, its input gradient and its weight gradient. */
-function geometry(n: Node): string {
-  const { strides, pads, dilations } = attrsOf(n);
-  return JSON.stringify([relation(n), strides, pads, dilations]);
-}
+const key = (g: Geo): string => JSON.stringify([g.x, g.y, g.k, g.strides, g.pads, g.dilations]);
 
 function denseFits(n: Node): boolean {
   const { x, y, k } = relation(n);
@@ -60,10 +70,21 @@ function denseFits(n: Node): boolean {
   return pixels <= k[0] * k[1] && y[1] * x[1] * pixels * y[2] * y[3] <= DENSE_MAX;
 }
 
-/** Per output pixel q and input pixel p, the kernel tap linking them (or -1): the 0/1 structure of Wᵈ. */
-function tapTable(n: Node): Int32Array {
+/** A Conv or a weight gradient whose large side is small enough to be computed from im2col patches. */
+function patchesFit(n: Node): boolean {
+  if (n.op !== 'Conv' && n.op !== 'ConvWeightGrad') return false;
   const { x, y, k } = relation(n);
-  const { strides: s, pads, dilations: d } = attrsOf(n);
+  return patchesPay(x, y, k);
+}
+
+function patchesPay(x: readonly number[], y: readonly number[], k: readonly number[]): boolean {
+  const perImage = y[2] * y[3] * y[1] * x[1] * k[0] * k[1];
+  return x[2] * x[3] <= PATCH_MAX_PIXELS && perImage <= PATCH_MAX_MACS && x[0] * y[2] * y[3] * k[0] * k[1] * x[1] <= DENSE_MAX;
+}
+
+/** Per output pixel q and input pixel p, the kernel tap linking them (or -1): the 0/1 structure of Wᵈ. */
+function tapTable(g: Geo): Int32Array {
+  const { x, y, k, strides: s, pads, dilations: d } = g;
   const P = x[2] * x[3];
   const taps = new Int32Array(y[2] * y[3] * P).fill(-1);
   for (let oy = 0; oy < y[2]; oy++) for (let ox = 0; ox < y[3]; ox++) {
@@ -107,46 +128,65 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
   const id = (v: Value) => (ids.has(v) ? ids.get(v)! : (ids.set(v, ids.size), ids.size - 1));
   const nodes: Node[] = [];
 
-  /** Wᵈ [Q·M, C·P] of the node's weight: Wᵈ[q, m, c, p] = w[m, c, tap(q, p)], as w [M·C, kk] × T [Q, kk, P]. */
-  const denseWeight = (n: Node, w: Value) => once(`Wd ${id(w)} ${geometry(n)}`, () => {
-    const { x, y, k } = relation(n);
-    const Q = y[2] * y[3], P = x[2] * x[3], kk = k[0] * k[1];
-    const t = once(`T ${geometry(n)}`, () => {
-      const data = new Float32Array(Q * kk * P);
-      tapTable(n).forEach((tap, i) => { if (tap >= 0) data[(Math.floor(i / P) * kk + tap) * P + (i % P)] = 1; });
-      return b.constant(data, [Q, kk, P]);
-    });
-    const wd = matmul(b, reshape(b, w, [y[1] * x[1], kk]), t);
-    return reshape(b, wd, [Q * y[1], x[1] * P]);
+  /**
+   * Wᵈ [M·Q, P·C] of the node's weight: Wᵈ[m, q, p, c] = w[m, c, tap(q, p)], or 0 where no tap links q and p — one
+   * Gather from w laid out [M, kk + 1, C] (a zero tap appended): a copy, where a MatMul with a 0/1 tensor was a
+   * batched GEMM with 25-long dot products.
+   */
+  const denseWeight = (geo: Geo, w: Value) => once(`Wd ${id(w)} ${key(geo)}`, () => {
+    const { x, y, k } = geo;
+    const [M, C, Q, P, kk] = [y[1], x[1], y[2] * y[3], x[2] * x[3], k[0] * k[1]];
+    const idx = once(`taps ${key(geo)}`, () => b.constant(Array.from(tapTable(geo), (t) => (t < 0 ? kk : t)), [Q, P], 'int64'));
+    const wz = pad(b, transpose(b, reshape(b, w, [M, C, kk]), [0, 2, 1]), [0, 0, 0, 0, 1, 0]);
+    return reshape(b, gather(b, wz, idx, 1), [M * Q, P * C]);
   });
-  /** x [N, C, H, W] as [N, C·P]. */
-  const bigFlat = (v: Value) => reshape(b, v, [v.shape[0], numel(v.shape.slice(1))]);
-  /** y [N, M, Ho, Wo] as [N, Q·M] (pixel-major, matching Wᵈ's rows). */
-  const smallFlat = (v: Value) => once(`yflat ${id(v)}`, () => {
+  /** x [N, C, H, W] as [N, P·C] (pixel-major, matching Wᵈ's columns). */
+  const bigFlat = (v: Value) => once(`xflat ${id(v)}`, () => {
+    const [N, C] = v.shape;
+    return reshape(b, transpose(b, reshape(b, v, [N, C, numel(v.shape.slice(2))]), [0, 2, 1]), [N, -1]);
+  });
+  /** y [N, M, Ho, Wo] as [N·Q, M] (pixel-major rows). */
+  const pixelRows = (v: Value) => once(`yrows ${id(v)}`, () => {
     const [N, M] = v.shape;
-    return reshape(b, transpose(b, reshape(b, v, [N, M, numel(v.shape.slice(2))]), [0, 2, 1]), [N, -1]);
+    return reshape(b, transpose(b, reshape(b, v, [N, M, numel(v.shape.slice(2))]), [0, 2, 1]), [-1, M]);
   });
+  /** im2col of x over the whole batch, [N·Q, kk·C]: one batched MatMul of the 0/1 tensor [Q·kk, P] with xᵀ [N, P, C]. */
+  const patches = (geo: Geo, x: Value) => once(`patches ${id(x)} ${key(geo)}`, () => {
+    const { y, k } = geo;
+    const [N, C, Q, P, kk] = [x.shape[0], x.shape[1], y[2] * y[3], x.shape[2] * x.shape[3], k[0] * k[1]];
+    const t = once(`Tpatch ${key(geo)}`, () => {
+      const data = new Float32Array(Q * kk * P);
+      tapTable(geo).forEach((tap, i) => { if (tap >= 0) data[(Math.floor(i / P) * kk + tap) * P + (i % P)] = 1; });
+      return b.constant(data, [Q * kk, P]);
+    });
+    return reshape(b, matmul(b, t, transpose(b, reshape(b, x, [N, C, P]), [0, 2, 1])), [N * Q, kk * C]);
+  });
+  /** A Conv as one GEMM over the batch: patches [N·Q, kk·C] × w as [M, kk·C]ᵀ. */
+  const patchConv = (geo: Geo, x: Value, w: Value): Value => {
+    const { y, k } = geo;
+    const [N, M, C, Q, kk] = [y[0], y[1], x.shape[1], y[2] * y[3], k[0] * k[1]];
+    const wm = once(`wpatch ${id(w)}`, () => reshape(b, transpose(b, reshape(b, w, [M, C, kk]), [0, 2, 1]), [M, kk * C]));
+    const yq = matmul(b, patches(geo, x), wm, false, true);
+    return reshape(b, transpose(b, reshape(b, yq, [N, Q, M]), [0, 2, 1]), y);
+  };
+  /** ConvWeightGrad: dW[m, (tap, c)] = Σ_{n,q} gy[n, q, m]·patch[n, q, tap, c], one GEMM over the batch. */
+  const patchWeightGrad = (geo: Geo, x: Value, gy: Value): Value => {
+    const { y, k } = geo;
+    const [M, C, kk] = [y[1], x.shape[1], k[0] * k[1]];
+    const dw = matmul(b, pixelRows(gy), patches(geo, x), true, false);
+    return reshape(b, transpose(b, reshape(b, dw, [M, kk, C]), [0, 2, 1]), [M, C, k[0], k[1]]);
+  };
 
   const dense = (n: Node): Value => {
     const [a, c] = n.inputs;
-    const { x, y, k } = relation(n);
-    const [N, M, Q, C, P] = [x[0], y[1], y[2] * y[3], x[1], x[2] * x[3]];
-    if (n.op === 'Conv') {
-      const yq = matmul(b, bigFlat(a), denseWeight(n, c), false, true);
-      return reshape(b, transpose(b, reshape(b, yq, [N, Q, M]), [0, 2, 1]), y);
+    const geo = relation(n);
+    const [N, C, P] = [geo.x[0], geo.x[1], geo.x[2] * geo.x[3]];
+    if (n.op === 'Conv') return reshape(b, matmul(b, bigFlat(a), denseWeight(geo, c), false, true), geo.y);
+    if (n.op === 'ConvTranspose') {
+      const xp = matmul(b, reshape(b, a, [N, numel(a.shape.slice(1))]), denseWeight(geo, c));
+      return reshape(b, transpose(b, reshape(b, xp, [N, P, C]), [0, 2, 1]), geo.x);
     }
-    if (n.op === 'ConvTranspose') return reshape(b, matmul(b, smallFlat(a), denseWeight(n, c)), x);
-    // ConvWeightGrad: dW[m, (tap, c)] = Σ_{n,q} gy[n, q, m]·patch[n, q, tap, c], one GEMM over the batch; the patches
-    // (im2col, [N·Q, kk·C]) come from x by one batched MatMul with the 0/1 tensor [Q·kk, P].
-    const kk = k[0] * k[1];
-    const t = once(`Tpatch ${geometry(n)}`, () => {
-      const data = new Float32Array(Q * kk * P);
-      tapTable(n).forEach((tap, i) => { if (tap >= 0) data[(Math.floor(i / P) * kk + tap) * P + (i % P)] = 1; });
-      return b.constant(data, [Q * kk, P]);
-    });
-    const patches = reshape(b, matmul(b, t, transpose(b, reshape(b, a, [N, C, P]), [0, 2, 1])), [N * Q, kk * C]);
-    const dw = matmul(b, reshape(b, smallFlat(c), [N * Q, M]), patches, true, false);
-    return reshape(b, transpose(b, reshape(b, dw, [M, kk, C]), [0, 2, 1]), [M, C, k[0], k[1]]);
+    return patchWeightGrad(geo, a, c);
   };
 
   const phase = (n: Node, plan: NonNullable<ReturnType<typeof phasePlan>>): Value => {
@@ -154,36 +194,50 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
     const [Ci, Co, kh, kw] = w.shape;
     const { s, h, w: pw } = plan;
     const pads = attrsOf(n).pads;
-    const packed = once(`phase ${id(w)} ${geometry(n)}`, () => {
-      // Packed kernel [(rh, rw, co), ci, th, tw] = w[ci, co, rh + p0 − s·(th + lo), …], zero where off the kernel.
-      const T = h.taps * pw.taps;
-      const t = once(`Tphase ${geometry(n)}`, () => {
-        const data = new Float32Array(s * s * kh * kw * T);
+    const T = h.taps * pw.taps;
+    const packed = once(`phase ${id(w)} ${key(relation(n))}`, () => {
+      // Packed kernel [(rh, rw, co), ci, (th, tw)] = w[ci, co, rh + p0 − s·(th + lo), …], zero where off the kernel:
+      // one Gather from w laid out [kk + 1, Co, Ci] (a zero tap appended).
+      const idx = once(`Tphase ${key(relation(n))}`, () => {
+        const data = new Array<number>(s * s * T).fill(kh * kw);
         for (let rh = 0; rh < s; rh++) for (let rw = 0; rw < s; rw++) for (let th = 0; th < h.taps; th++) for (let tw = 0; tw < pw.taps; tw++) {
           const i = rh + pads[0] - s * (th + h.lo), j = rw + pads[1] - s * (tw + pw.lo);
-          if (i >= 0 && i < kh && j >= 0 && j < kw) data[((rh * s + rw) * kh * kw + i * kw + j) * T + th * pw.taps + tw] = 1;
+          if (i >= 0 && i < kh && j >= 0 && j < kw) data[(rh * s + rw) * T + th * pw.taps + tw] = i * kw + j;
         }
-        return b.constant(data, [s * s, kh * kw, T]);
+        return b.constant(data, [s * s, T], 'int64');
       });
-      const wt = reshape(b, transpose(b, w, [1, 0, 2, 3]), [Co * Ci, kh * kw]);
-      return reshape(b, matmul(b, wt, t), [s * s * Co, Ci, h.taps, pw.taps]);
+      const wz = pad(b, transpose(b, reshape(b, w, [Ci, Co, kh * kw]), [2, 1, 0]), [0, 0, 0, 1, 0, 0]);
+      return reshape(b, transpose(b, gather(b, wz, idx, 0), [0, 2, 3, 1]), [s * s * Co, Ci, h.taps, pw.taps]);
     });
-    const conv = b.emit1('Conv', [g, packed], { strides: [1, 1], dilations: [1, 1], pads: [h.begin, pw.begin, h.end, pw.end] });
+    const attrs = { strides: [1, 1], dilations: [1, 1], pads: [h.begin, pw.begin, h.end, pw.end] };
+    const q = [g.shape[0], s * s * Co, g.shape[2] + h.begin + h.end - h.taps + 1, g.shape[3] + pw.begin + pw.end - pw.taps + 1];
+    const geo: Geo = { x: g.shape, y: q, k: [h.taps, pw.taps], ...attrs };
+    const conv = forms.patches && patchesPay(geo.x, geo.y, geo.k) ? patchConv(geo, g, packed) : b.emit1('Conv', [g, packed], attrs);
     const y = b.emit1('DepthToSpace', [conv], { blocksize: s });
     const out = n.outputs[0].shape;
     return y.shape[2] === out[2] && y.shape[3] === out[3] ? y : slice(b, y, [0, 0], [out[2], out[3]], [2, 3]);
   };
 
+  const formOf = (n: Node): (() => Value) | undefined => {
+    if (n.op !== 'Conv' && n.op !== 'ConvTranspose' && n.op !== 'ConvWeightGrad') return undefined;
+    if (forms.dense && denseFits(n)) return () => dense(n);
+    const plan = forms.phase ? phasePlan(n) : undefined;
+    if (plan) return () => phase(n, plan);
+    if (forms.patches && patchesFit(n)) {
+      return n.op === 'Conv' ? () => patchConv(relation(n), n.inputs[0], n.inputs[1]) : () => patchWeightGrad(relation(n), n.inputs[0], n.inputs[1]);
+    }
+    return undefined;
+  };
+
   for (const n of g.nodes) {
-    const isConv = n.op === 'Conv' || n.op === 'ConvTranspose' || n.op === 'ConvWeightGrad';
-    const plan = isConv && forms.phase ? phasePlan(n) : undefined;
-    if (!isConv || !((forms.dense && denseFits(n)) || plan)) {
+    const form = formOf(n);
+    if (!form) {
       nodes.push(n);
       continue;
     }
     b.siteOverride = n.site;
     const start = b.nodes.length;
-    const v = forms.dense && denseFits(n) ? dense(n) : phase(n, plan!);
+    const v = form();
     nodes.push(...b.nodes.slice(start));
     repl.set(n.outputs[0], v);
   }
