@@ -131,7 +131,7 @@ const ONNX_OPS = new Set([
   'Abs', 'Add', 'Cast', 'Concat', 'Constant', 'Conv', 'ConvTranspose', 'Div', 'Equal', 'Exp', 'Expand', 'Gemm',
   'Greater', 'Identity', 'LeakyRelu', 'Log', 'MatMul', 'Mul', 'Neg', 'Pad', 'Pow', 'ReduceMax', 'ReduceMean',
   'ReduceSum', 'Relu', 'Reshape', 'Sigmoid', 'Sign', 'Slice', 'Softplus', 'Sqrt', 'Sub', 'Tanh', 'Transpose', 'Where',
-  'DepthToSpace', 'SpaceToDepth', 'Flatten', 'Squeeze', 'Unsqueeze', 'Max', 'Min', 'Clip', 'Not', 'And', 'Less',
+  'DepthToSpace', 'SpaceToDepth', 'Flatten', 'Squeeze', 'Unsqueeze', 'Max', 'Min', 'Clip', 'Not', 'And', 'Less', 'Gather',
 ]);
 
 test('every graph built above, and the compiled DCGAN steps, use only default-domain ONNX ops at opset 17', () => {
