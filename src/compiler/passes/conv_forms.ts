@@ -10,6 +10,9 @@
  * - phase: a stride-s ConvTranspose with a small input (≤ 4×4) as ONE stride-1 Conv to s²·C_out channels (the s² phase
  *   kernels packed, zero-padded, into one weight) + DepthToSpace: one threaded GEMM instead of ORT's per-image GEMM
  *   and col2im.
+ * - patches: a Conv whose input has at most 8×8 pixels and whose per-image GEMM is small (≤ 16 M multiply-adds), and
+ *   its weight gradient, as one GEMM over the batch against im2col patches of x (built by a batched MatMul with a
+ *   0/1 tensor); so is the phase form's own stride-1 Conv where it is that small.
  *
  * Runs after autodiff, so gradients are those of the plain ops and graphs keep the model's FLOP count; generate (and
  * so `ganc export`) keeps plain ops. Nodes a form does not fit stay as they are.
@@ -140,16 +143,15 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
     const wz = pad(b, transpose(b, reshape(b, w, [M, C, kk]), [0, 2, 1]), [0, 0, 0, 0, 1, 0]);
     return reshape(b, gather(b, wz, idx, 1), [M * Q, P * C]);
   });
-  /** x [N, C, H, W] as [N, P·C] (pixel-major, matching Wᵈ's columns). */
-  const bigFlat = (v: Value) => once(`xflat ${id(v)}`, () => {
+  /** v [N, C, H, W] channels last, [N, H·W, C] (one Transpose per value, shared by the forms that read it). */
+  const channelsLast = (v: Value) => once(`nhwc ${id(v)}`, () => {
     const [N, C] = v.shape;
-    return reshape(b, transpose(b, reshape(b, v, [N, C, numel(v.shape.slice(2))]), [0, 2, 1]), [N, -1]);
+    return transpose(b, reshape(b, v, [N, C, numel(v.shape.slice(2))]), [0, 2, 1]);
   });
+  /** x [N, C, H, W] as [N, P·C] (pixel-major, matching Wᵈ's columns). */
+  const bigFlat = (v: Value) => reshape(b, channelsLast(v), [v.shape[0], -1]);
   /** y [N, M, Ho, Wo] as [N·Q, M] (pixel-major rows). */
-  const pixelRows = (v: Value) => once(`yrows ${id(v)}`, () => {
-    const [N, M] = v.shape;
-    return reshape(b, transpose(b, reshape(b, v, [N, M, numel(v.shape.slice(2))]), [0, 2, 1]), [-1, M]);
-  });
+  const pixelRows = (v: Value) => reshape(b, channelsLast(v), [-1, v.shape[1]]);
   /** im2col of x over the whole batch, [N·Q, kk·C]: one batched MatMul of the 0/1 tensor [Q·kk, P] with xᵀ [N, P, C]. */
   const patches = (geo: Geo, x: Value) => once(`patches ${id(x)} ${key(geo)}`, () => {
     const { y, k } = geo;
@@ -159,7 +161,7 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
       tapTable(geo).forEach((tap, i) => { if (tap >= 0) data[(Math.floor(i / P) * kk + tap) * P + (i % P)] = 1; });
       return b.constant(data, [Q * kk, P]);
     });
-    return reshape(b, matmul(b, t, transpose(b, reshape(b, x, [N, C, P]), [0, 2, 1])), [N * Q, kk * C]);
+    return reshape(b, matmul(b, t, channelsLast(x)), [N * Q, kk * C]);
   });
   /** A Conv as one GEMM over the batch: patches [N·Q, kk·C] × w as [M, kk·C]ᵀ. */
   const patchConv = (geo: Geo, x: Value, w: Value): Value => {
@@ -195,10 +197,11 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
     const { s, h, w: pw } = plan;
     const pads = attrsOf(n).pads;
     const T = h.taps * pw.taps;
-    const packed = once(`phase ${id(w)} ${key(relation(n))}`, () => {
+    const where = key(relation(n));
+    const packed = once(`phase ${id(w)} ${where}`, () => {
       // Packed kernel [(rh, rw, co), ci, (th, tw)] = w[ci, co, rh + p0 − s·(th + lo), …], zero where off the kernel:
       // one Gather from w laid out [kk + 1, Co, Ci] (a zero tap appended).
-      const idx = once(`Tphase ${key(relation(n))}`, () => {
+      const idx = once(`Tphase ${where}`, () => {
         const data = new Array<number>(s * s * T).fill(kh * kw);
         for (let rh = 0; rh < s; rh++) for (let rw = 0; rw < s; rw++) for (let th = 0; th < h.taps; th++) for (let tw = 0; tw < pw.taps; tw++) {
           const i = rh + pads[0] - s * (th + h.lo), j = rw + pads[1] - s * (tw + pw.lo);
