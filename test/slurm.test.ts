@@ -21,6 +21,7 @@ import { type SlurmRecord, activePairs, pairTasks } from '../src/runtime/study/s
 import { finished, ganc, logosFixture, REPO, show, spawnGanc, tempDir } from './helpers/logos_fixture.ts';
 import { type ClusterOrSkip, type SlurmCluster, startSlurmCluster } from './helpers/slurm_cluster.ts';
 import { buildLogos } from '../src/runtime/data/logos.ts';
+import { heldBy } from '../src/runtime/run_lock.ts';
 
 const STUDY = 'test/fixtures/studies/tiny.ts';
 const RUNS = ['base/seed-1', 'base/seed-2', 'fm/seed-1', 'fm/seed-2'];
@@ -187,15 +188,6 @@ async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs
   }
 }
 
-/** The pid of the process holding a run folder's lock, once there is one. */
-function lockPid(run: string): number | undefined {
-  try {
-    return (JSON.parse(readFileSync(join(run, 'lock'), 'utf8')) as { pid: number }).pid;
-  } catch {
-    return undefined; // not there yet
-  }
-}
-
 test('on a one-node Slurm: the study as a job array gives the local numbers; a cancelled task is reported and resumes when resubmitted; the report job runs after the array', { timeout: 400_000 }, async (t) => {
   const cluster = await slurm();
   if ('skip' in cluster) return t.skip(cluster.skip);
@@ -222,7 +214,7 @@ test('on a one-node Slurm: the study as a job array gives the local numbers; a c
   // Hold base seed 1 once it has checkpointed and evaluated step 3, then cancel it. Six tiny steps pass in about a
   // second, faster than a poll can catch one: the run is single-stepped (stopped, looked at, let go for 20 ms).
   const held = join(dir, 'base/seed-1');
-  const pid = await until('base seed 1 to start', () => lockPid(held));
+  const { pid } = await until('base seed 1 to start', () => heldBy(held));
   for (;;) {
     process.kill(pid, 'SIGSTOP');
     if (readEvals(join(held, 'evals.jsonl')).some((r) => r.step === 3)) break;
