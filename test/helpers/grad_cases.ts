@@ -106,6 +106,7 @@ add({ name: 'MatMul broadcast [3,2,4]·[4,5]', covers: ['MatMul'], inputs: { a: 
 
 // ---- DepthToSpace / SpaceToDepth ----------------------------------------------------------------------------------
 add({ name: 'DepthToSpace blocksize 2', covers: ['DepthToSpace'], inputs: { x: [2, 8, 2, 3] }, fn: ({ x }) => op('DepthToSpace', [x], { blocksize: 2 }) });
+add({ name: 'DepthToSpace blocksize 2, CRD order', covers: ['DepthToSpace'], inputs: { x: [2, 8, 2, 3] }, fn: ({ x }) => op('DepthToSpace', [x], { blocksize: 2, mode: 'CRD' }) });
 add({ name: 'SpaceToDepth blocksize 2', covers: ['SpaceToDepth'], inputs: { x: [2, 2, 4, 6] }, fn: ({ x }) => op('SpaceToDepth', [x], { blocksize: 2 }) });
 
 // ---- Conv and ConvTranspose -------------------------------------------------------------------------------------

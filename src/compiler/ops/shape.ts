@@ -128,7 +128,8 @@ defineOp('Expand', {
 
 /**
  * DepthToSpace (ONNX's DCR mode) and SpaceToDepth, each other's inverse and gradient: channel (i·bs + j)·C + c of
- * [N, bs²·C, H, W] is pixel (h·bs + i, w·bs + j) of channel c in [N, C, H·bs, W·bs].
+ * [N, bs²·C, H, W] is pixel (h·bs + i, w·bs + j) of channel c in [N, C, H·bs, W·bs]. DepthToSpace also takes
+ * mode: 'CRD' (channel c·bs² + i·bs + j instead; its gradient is a reshape and transpose).
  */
 function blockOp(name: 'DepthToSpace' | 'SpaceToDepth', inverse: () => 'DepthToSpace' | 'SpaceToDepth'): void {
   defineOp(name, {
@@ -144,11 +145,17 @@ function blockOp(name: 'DepthToSpace' | 'SpaceToDepth', inverse: () => 'DepthToS
       return [{ shape: [n, c * bs * bs, h / bs, w / bs], dtype: x.dtype }];
     },
     lower: (n, cx) => cx.node(name, [cx.name(n.inputs[0])], [cx.name(n.outputs[0])], {
-      blocksize: n.attrs.blocksize as number, ...(name === 'DepthToSpace' ? { mode: 'DCR' } : {}),
+      blocksize: n.attrs.blocksize as number, ...(name === 'DepthToSpace' ? { mode: (n.attrs.mode as string) ?? 'DCR' } : {}),
     }),
-    grad: (n, [g], b) => [b.emit1(inverse(), [g!], { blocksize: n.attrs.blocksize as number })],
+    grad: (n, [g], b) => [n.attrs.mode === 'CRD' ? crdSpaceToDepth(b, g!, n.attrs.blocksize as number) : b.emit1(inverse(), [g!], { blocksize: n.attrs.blocksize as number })],
     flops: () => 0,
   });
+}
+/** The inverse of DepthToSpace in CRD mode (channel c·bs² + i·bs + j), which SpaceToDepth has no mode for. */
+function crdSpaceToDepth(b: Builder, g: Value, bs: number): Value {
+  const [n, c, h, w] = g.shape;
+  const t = transpose(b, reshape(b, g, [n, c, h / bs, bs, w / bs, bs]), [0, 1, 3, 5, 2, 4]);
+  return reshape(b, t, [n, c * bs * bs, h / bs, w / bs]);
 }
 blockOp('DepthToSpace', () => 'SpaceToDepth');
 blockOp('SpaceToDepth', () => 'DepthToSpace');

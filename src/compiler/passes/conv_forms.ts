@@ -199,24 +199,26 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
     const T = h.taps * pw.taps;
     const where = key(relation(n));
     const packed = once(`phase ${id(w)} ${where}`, () => {
-      // Packed kernel [(rh, rw, co), ci, (th, tw)] = w[ci, co, rh + p0 − s·(th + lo), …], zero where off the kernel:
-      // one Gather from w laid out [kk + 1, Co, Ci] (a zero tap appended).
-      const idx = once(`Tphase ${where}`, () => {
-        const data = new Array<number>(s * s * T).fill(kh * kw);
+      // Packed kernel [(co, rh, rw), ci, (th, tw)] = w[ci, co, rh + p0 − s·(th + lo), …], zero where off the kernel
+      // (DepthToSpace's CRD channel order): w as [Co, Ci, kk] times a 0/1 tap map [kk, s²·T], then phases moved
+      // before ci. Both Transposes move one axis and keep a contiguous inner block (kk, T floats); the earlier
+      // Gather from w laid out [kk, Co, Ci] needed two that did not, each slower than the packed Conv's savings.
+      const taps = once(`Tphase ${where}`, () => {
+        const data = new Float32Array(kh * kw * s * s * T);
         for (let rh = 0; rh < s; rh++) for (let rw = 0; rw < s; rw++) for (let th = 0; th < h.taps; th++) for (let tw = 0; tw < pw.taps; tw++) {
           const i = rh + pads[0] - s * (th + h.lo), j = rw + pads[1] - s * (tw + pw.lo);
-          if (i >= 0 && i < kh && j >= 0 && j < kw) data[(rh * s + rw) * T + th * pw.taps + tw] = i * kw + j;
+          if (i >= 0 && i < kh && j >= 0 && j < kw) data[(i * kw + j) * s * s * T + (rh * s + rw) * T + th * pw.taps + tw] = 1;
         }
-        return b.constant(data, [s * s, T], 'int64');
+        return b.constant(data, [kh * kw, s * s * T]);
       });
-      const wz = pad(b, transpose(b, reshape(b, w, [Ci, Co, kh * kw]), [2, 1, 0]), [0, 0, 0, 1, 0, 0]);
-      return reshape(b, transpose(b, gather(b, wz, idx, 0), [0, 2, 3, 1]), [s * s * Co, Ci, h.taps, pw.taps]);
+      const wt = matmul(b, transpose(b, reshape(b, w, [Ci, Co, kh * kw]), [1, 0, 2]), taps);
+      return reshape(b, transpose(b, reshape(b, wt, [Co, Ci, s * s, T]), [0, 2, 1, 3]), [Co * s * s, Ci, h.taps, pw.taps]);
     });
     const attrs = { strides: [1, 1], dilations: [1, 1], pads: [h.begin, pw.begin, h.end, pw.end] };
     const q = [g.shape[0], s * s * Co, g.shape[2] + h.begin + h.end - h.taps + 1, g.shape[3] + pw.begin + pw.end - pw.taps + 1];
     const geo: Geo = { x: g.shape, y: q, k: [h.taps, pw.taps], ...attrs };
     const conv = forms.patches && patchesPay(geo.x, geo.y, geo.k) ? patchConv(geo, g, packed) : b.emit1('Conv', [g, packed], attrs);
-    const y = b.emit1('DepthToSpace', [conv], { blocksize: s });
+    const y = b.emit1('DepthToSpace', [conv], { blocksize: s, mode: 'CRD' });
     const out = n.outputs[0].shape;
     return y.shape[2] === out[2] && y.shape[3] === out[3] ? y : slice(b, y, [0, 0], [out[2], out[3]], [2, 3]);
   };
