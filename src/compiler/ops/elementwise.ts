@@ -149,13 +149,14 @@ unary('Sigmoid', 'Sigmoid', sigmoidF, (n, [g], b) => {
   return [mul(b, g!, mul(b, y, b.emit1('Sub', [b.scalar(1), y])))];
 });
 unary('Softplus', 'Softplus', softplusF, (n, [g], b) => [mul(b, g!, b.emit1('Sigmoid', [n.inputs[0]]))]);
-unary('Relu', 'Relu', (x) => Math.max(x, 0), (n, [g], b) => {
-  const pos = b.emit1('Greater', [n.inputs[0], b.scalar(0)]);
-  return [b.emit1('Where', [pos, g!, b.scalar(0)])];
-});
+// The slopes of Relu and LeakyRelu as a float mask times g: ORT's Where (three full-size operands) measured 1.5–3×
+// slower than Greater + Cast + Mul on [64, 64, 32, 32]. Cast passes no gradient, so second order is unchanged.
+const positive = (b: Builder, x: Value) => b.emit1('Cast', [b.emit1('Greater', [x, b.scalar(0)])], { to: 'float32' });
+unary('Relu', 'Relu', (x) => Math.max(x, 0), (n, [g], b) => [mul(b, g!, positive(b, n.inputs[0]))]);
 unary('LeakyRelu', 'LeakyRelu', undefined, (n, [g], b) => {
-  const pos = b.emit1('Greater', [n.inputs[0], b.scalar(0)]);
-  return [b.emit1('Where', [pos, g!, mul(b, g!, b.scalar(n.attrs.alpha as number))])];
+  const alpha = n.attrs.alpha as number;
+  const slope = b.emit1('Add', [mul(b, positive(b, n.inputs[0]), b.scalar(1 - alpha)), b.scalar(alpha)]);
+  return [mul(b, g!, slope)];
 }, (n) => ({ alpha: n.attrs.alpha as number }));
 unary('Identity', 'Identity', (x) => x, (_n, [g]) => [g]);
 /** Identity in the forward pass; blocks gradients. */
