@@ -13,6 +13,7 @@ import { toOnnx } from './onnx.ts';
 import { opDef } from './ops/registry.ts';
 import { optimizeGraph } from './passes/index.ts';
 import { ALL_CONV_FORMS, chooseConvForms, type ConvForms } from './passes/conv_forms.ts';
+import { fuseConvBias } from './passes/conv_bias.ts';
 import { graphToText } from './text.ts';
 import { traceClassify } from './trace_classify.ts';
 import { traceGan, type TraceOptions } from './trace_gan.ts';
@@ -106,7 +107,7 @@ export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
   const extra = def.classes ? [traceClassify(def, new Map(traced.specs.map((s) => [s.name, s])))] : [];
   const optimized = [...traced.graphs, ...extra].map(optimizeGraph);
   const forms = opts.convForms ?? defaultConvForms();
-  const graphs = optimized.map((g) => (STEP_GRAPHS.has(g.name) ? chooseConvForms(g, forms) : g));
+  const graphs = optimized.map((g) => (STEP_GRAPHS.has(g.name) ? fuseConvBias(chooseConvForms(g, forms)) : g));
   const byName = Object.fromEntries(optimized.map((g) => [g.name, g]));
   const manifestGraphs: Record<string, GraphEntry> = {};
   graphs.forEach((g, i) => (manifestGraphs[g.name] = graphEntry(g, optimized[i])));

@@ -135,6 +135,10 @@ for (const [what, xs, ws, s, p, d, opad] of convTCases) {
   add({ name: `ConvTranspose ${what}`, covers: ['ConvTranspose'], inputs: { x: xs, w: ws }, fn: ({ x, w }) => convT(x, w, s, p, d, opad), directions: 2, elements: 3 });
 }
 
+// The optional bias input B (passes/conv_bias.ts moves training graphs' bias Adds there).
+add({ name: 'Conv with bias input B, stride 2 k5', covers: ['Conv'], inputs: { x: [2, 2, 8, 8], w: [3, 2, 5, 5], b: [3] }, fn: ({ x, w, b }) => op('Conv', [x, w, b], { strides: [2, 2], pads: [1, 1, 2, 2], dilations: [1, 1] }), directions: 2, elements: 3 });
+add({ name: 'ConvTranspose with bias input B, stride 2 k5', covers: ['ConvTranspose'], inputs: { x: [2, 3, 4, 4], w: [3, 2, 5, 5], b: [2] }, fn: ({ x, w, b }) => op('ConvTranspose', [x, w, b], { strides: [2, 2], pads: [1, 1, 2, 2], dilations: [1, 1], output_padding: [1, 1] }), directions: 2, elements: 3 });
+
 // ---- DSL composites -----------------------------------------------------------------------------------------------
 add({ name: 'linear (x, w, b)', covers: ['MatMul', 'Add'], inputs: { x: [3, 5] }, fn: ({ x }) => net(() => linear(x, 4)) });
 // The weight gradient as an op of its own (second derivatives, e.g. a gradient penalty, go through it).

@@ -1,5 +1,6 @@
 /**
- * 2-D convolution and transposed convolution (NCHW, group 1, no bias: bias is a broadcast Add).
+ * 2-D convolution and transposed convolution (NCHW, group 1). The DSL adds biases as a broadcast Add; an optional
+ * third input b [M] (ONNX's B) is added by the op itself — passes/conv_bias.ts moves training graphs' bias Adds there.
  * Pads are explicit [top, left, bottom, right]; "SAME" is resolved in the DSL.
  * Gradients: a Conv's input gradient is a ConvTranspose with the same weight and vice versa; both weight gradients
  * are a ConvWeightGrad, lowered to one Conv over batch-transposed tensors (stride and dilation swap roles).
@@ -8,6 +9,7 @@
 import type { Builder } from '../builder.ts';
 import { type Node, type Value, shapeStr } from '../ir.ts';
 import { defineOp, ShapeError } from './registry.ts';
+import { reduceSum } from './reduce.ts';
 
 export interface ConvAttrs {
   strides: number[];
@@ -32,15 +34,19 @@ function adjointPadding(x: Value, y: Value, kernel: readonly number[], a: ConvAt
   return [0, 1].map((i) => x.shape[2 + i] - convTransposeOutSize(y.shape[2 + i], kernel[i], a.strides[i], a.dilations[i], a.pads[i], a.pads[i + 2], 0));
 }
 
-function check4d(x: Value, w: Value): void {
+function check4d(x: Value, w: Value, b: Value | undefined, outChannels: number): void {
   if (x.shape.length !== 4) throw new ShapeError(`input must be 4-D [N, C, H, W], got ${shapeStr(x.shape)}`);
   if (w.shape.length !== 4) throw new ShapeError(`weight must be 4-D, got ${shapeStr(w.shape)}`);
+  if (b && (b.shape.length !== 1 || b.shape[0] !== outChannels)) throw new ShapeError(`bias must be [${outChannels}], got ${shapeStr(b.shape)}`);
 }
+
+/** The gradient of the optional bias input: g summed over batch and pixels. */
+const biasGrad = (n: Node, g: Value, b: Builder) => (n.inputs.length > 2 ? [reduceSum(b, g, [0, 2, 3])] : []);
 
 defineOp('Conv', {
   label: 'conv2d',
-  infer: ([x, w], a) => {
-    check4d(x, w);
+  infer: ([x, w, bias], a) => {
+    check4d(x, w, bias, w.shape[0]);
     const { strides: s, pads: p, dilations: d } = a as unknown as ConvAttrs;
     if (x.shape[1] !== w.shape[1]) throw new ShapeError(`input ${shapeStr(x.shape)} has ${x.shape[1]} channels but weight ${shapeStr(w.shape)} expects ${w.shape[1]}`);
     const h = convOutSize(x.shape[2], w.shape[2], s[0], d[0], p[0], p[2]);
@@ -53,7 +59,7 @@ defineOp('Conv', {
     const [x, w] = n.inputs;
     const a = attrsOf(n);
     const dx = b.emit1('ConvTranspose', [g!, w], { ...a, output_padding: adjointPadding(x, n.outputs[0], w.shape.slice(2), a) });
-    return [dx, convWeightGrad(b, x, g!, w.shape.slice(2), a)];
+    return [dx, convWeightGrad(b, x, g!, w.shape.slice(2), a), ...biasGrad(n, g!, b)];
   },
   flops: (n) => {
     const [, w] = n.inputs;
@@ -64,8 +70,8 @@ defineOp('Conv', {
 
 defineOp('ConvTranspose', {
   label: 'deconv2d',
-  infer: ([x, w], a) => {
-    check4d(x, w);
+  infer: ([x, w, bias], a) => {
+    check4d(x, w, bias, w.shape[1]);
     const { strides: s, pads: p, dilations: d } = a as unknown as ConvAttrs;
     const op = a.output_padding as number[];
     if (x.shape[1] !== w.shape[0]) throw new ShapeError(`input ${shapeStr(x.shape)} has ${x.shape[1]} channels but weight ${shapeStr(w.shape)} expects ${w.shape[0]}`);
@@ -84,7 +90,7 @@ defineOp('ConvTranspose', {
     const a = attrsOf(n);
     const dx = b.emit1('Conv', [g!, w], { ...a });
     // ConvTranspose(x, w) is the input-adjoint of Conv(·, w); its weight gradient is that Conv's, with g as the input.
-    return [dx, convWeightGrad(b, g!, x, w.shape.slice(2), a)];
+    return [dx, convWeightGrad(b, g!, x, w.shape.slice(2), a), ...biasGrad(n, g!, b)];
   },
   flops: (n) => {
     const [x, w] = n.inputs;
