@@ -4,15 +4,16 @@
  *
  * - dense: where the convolution's large side has no more pixels than its kernel has taps (4×4 → 2×2 with k5), it is
  *   cheaper as a matrix: y = x·Wᵈ with Wᵈ [M·Ho·Wo, H·W·C] gathered from w (zero where no tap links two pixels);
- *   the weight gradient is one GEMM of gy against x's patches (im2col by a MatMul with a 0/1 tensor).
+ *   the weight gradient is one GEMM of gy against x's patches (im2col, below).
  *   Forward, input gradient and weight gradient each become ONE large GEMM over the whole batch, instead of ORT's
  *   per-image GEMMs with 2×2 or 4×4 columns (and its single-threaded col2im for ConvTranspose).
  * - phase: a stride-s ConvTranspose with a small input (≤ 4×4) as ONE stride-1 Conv to s²·C_out channels (the s² phase
  *   kernels packed, zero-padded, into one weight) + DepthToSpace: one threaded GEMM instead of ORT's per-image GEMM
  *   and col2im.
  * - patches: a Conv whose input has at most 8×8 pixels and whose per-image GEMM is small (≤ 16 M multiply-adds), and
- *   its weight gradient, as one GEMM over the batch against im2col patches of x (built by a batched MatMul with a
- *   0/1 tensor); so is the phase form's own stride-1 Conv where it is that small.
+ *   its weight gradient, as one GEMM over the batch against im2col patches of x (one Gather of C-float pixels); so is
+ *   the phase form's own stride-1 Conv where it is that small. At 16×16 inputs (32 px models' second layer) it lost
+ *   7% CPU to ORT's Conv in a paired A/B, though ORT's weight gradient there is slow.
  *
  * Runs after autodiff, so gradients are those of the plain ops and graphs keep the model's FLOP count; generate (and
  * so `ganc export`) keeps plain ops. Nodes a form does not fit stay as they are.
@@ -36,7 +37,7 @@ export const ALL_CONV_FORMS: ConvForms = { dense: true, phase: true, patches: tr
 const DENSE_MAX = 1 << 24;
 /** Largest input (H·W) of a ConvTranspose lowered as phases; beyond it ORT's own kernel is as fast or faster. */
 const PHASE_MAX_PIXELS = 16;
-/** Largest input (H·W) of a Conv computed from im2col patches (the 0/1 MatMul building them grows with its square). */
+/** Largest input (H·W) of a Conv computed from im2col patches (16×16 measured slower, see above). */
 const PATCH_MAX_PIXELS = 64;
 /**
  * Largest per-image GEMM (multiply-adds) ORT's own Conv is left to lose on: beyond it ORT's per-image GEMMs are
@@ -152,16 +153,21 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
   const bigFlat = (v: Value) => reshape(b, channelsLast(v), [v.shape[0], -1]);
   /** y [N, M, Ho, Wo] as [N·Q, M] (pixel-major rows). */
   const pixelRows = (v: Value) => reshape(b, channelsLast(v), [-1, v.shape[1]]);
-  /** im2col of x over the whole batch, [N·Q, kk·C]: one batched MatMul of the 0/1 tensor [Q·kk, P] with xᵀ [N, P, C]. */
+  /**
+   * im2col of x over the whole batch, [N·Q, kk·C]: one Gather of pixels (C floats each) from x channels last with a
+   * zero pixel appended, index [Q, kk] = the input pixel under tap t of output pixel q (or the zero pixel). A copy,
+   * where the earlier batched MatMul with a 0/1 tensor grew with the square of the image.
+   */
   const patches = (geo: Geo, x: Value) => once(`patches ${id(x)} ${key(geo)}`, () => {
     const { y, k } = geo;
     const [N, C, Q, P, kk] = [x.shape[0], x.shape[1], y[2] * y[3], x.shape[2] * x.shape[3], k[0] * k[1]];
-    const t = once(`Tpatch ${key(geo)}`, () => {
-      const data = new Float32Array(Q * kk * P);
-      tapTable(geo).forEach((tap, i) => { if (tap >= 0) data[(Math.floor(i / P) * kk + tap) * P + (i % P)] = 1; });
-      return b.constant(data, [Q * kk, P]);
+    const idx = once(`Tpatch ${key(geo)}`, () => {
+      const data = new Array<number>(Q * kk).fill(P);
+      tapTable(geo).forEach((tap, i) => { if (tap >= 0) data[Math.floor(i / P) * kk + tap] = i % P; });
+      return b.constant(data, [Q, kk], 'int64');
     });
-    return reshape(b, matmul(b, t, channelsLast(x)), [N * Q, kk * C]);
+    const xz = once(`xz ${id(x)}`, () => pad(b, channelsLast(x), [0, 0, 0, 0, 1, 0]));
+    return reshape(b, gather(b, xz, idx, 1), [N * Q, kk * C]);
   });
   /** A Conv as one GEMM over the batch: patches [N·Q, kk·C] × w as [M, kk·C]ᵀ. */
   const patchConv = (geo: Geo, x: Value, w: Value): Value => {
