@@ -3,7 +3,7 @@
  * onnxruntime 1.29 on CPU; figures in the commit messages):
  *
  * - dense: where the convolution's large side has no more pixels than its kernel has taps (4×4 → 2×2 with k5), it is
- *   cheaper as a matrix: y = x·Wᵈ with Wᵈ [M·Ho·Wo, H·W·C] gathered from w (zero where no tap links two pixels);
+ *   cheaper as a matrix: y = x·Wᵈ with Wᵈ [Ho·Wo·M, C·H·W] made from w (zero where no tap links two pixels);
  *   the weight gradient is one GEMM of gy against x's patches (im2col, below).
  *   Forward, input gradient and weight gradient each become ONE large GEMM over the whole batch, instead of ORT's
  *   per-image GEMMs with 2×2 or 4×4 columns (and its single-threaded col2im for ConvTranspose).
@@ -133,24 +133,26 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
   const nodes: Node[] = [];
 
   /**
-   * Wᵈ [M·Q, P·C] of the node's weight: Wᵈ[m, q, p, c] = w[m, c, tap(q, p)], or 0 where no tap links q and p — one
-   * Gather from w laid out [M, kk + 1, C] (a zero tap appended): a copy, where a MatMul with a 0/1 tensor was a
-   * batched GEMM with 25-long dot products.
+   * Wᵈ [Q·M, C·P] of the node's weight: Wᵈ[q, m, c, p] = w[m, c, tap(q, p)], or 0 where no tap links q and p — one
+   * MatMul of w as [M·C, kk] with a 0/1 tap map [Q, kk, P], batched over q, that writes Wᵈ in place: no transpose of
+   * the (large) weight. Rows are (q, m), so the forward's output and the input gradient's input are pixel-major
+   * (a transpose of the small side); columns are x's own NCHW layout.
    */
   const denseWeight = (geo: Geo, w: Value) => once(`Wd ${id(w)} ${key(geo)}`, () => {
     const { x, y, k } = geo;
     const [M, C, Q, P, kk] = [y[1], x[1], y[2] * y[3], x[2] * x[3], k[0] * k[1]];
-    const idx = once(`taps ${key(geo)}`, () => b.constant(Array.from(tapTable(geo), (t) => (t < 0 ? kk : t)), [Q, P], 'int64'));
-    const wz = pad(b, transpose(b, reshape(b, w, [M, C, kk]), [0, 2, 1]), [0, 0, 0, 0, 1, 0]);
-    return reshape(b, gather(b, wz, idx, 1), [M * Q, P * C]);
+    const taps = once(`taps ${key(geo)}`, () => {
+      const data = new Float32Array(Q * kk * P);
+      tapTable(geo).forEach((t, i) => { if (t >= 0) data[(Math.floor(i / P) * kk + t) * P + (i % P)] = 1; });
+      return b.constant(data, [Q, kk, P]);
+    });
+    return reshape(b, matmul(b, reshape(b, w, [M * C, kk]), taps), [Q * M, C * P]);
   });
   /** v [N, C, H, W] channels last, [N, H·W, C] (one Transpose per value, shared by the forms that read it). */
   const channelsLast = (v: Value) => once(`nhwc ${id(v)}`, () => {
     const [N, C] = v.shape;
     return transpose(b, reshape(b, v, [N, C, numel(v.shape.slice(2))]), [0, 2, 1]);
   });
-  /** x [N, C, H, W] as [N, P·C] (pixel-major, matching Wᵈ's columns). */
-  const bigFlat = (v: Value) => reshape(b, channelsLast(v), [v.shape[0], -1]);
   /** y [N, M, Ho, Wo] as [N·Q, M] (pixel-major rows). */
   const pixelRows = (v: Value) => reshape(b, channelsLast(v), [-1, v.shape[1]]);
   /**
@@ -185,15 +187,18 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
     return reshape(b, transpose(b, reshape(b, dw, [M, kk, C]), [0, 2, 1]), [M, C, k[0], k[1]]);
   };
 
+  /** v [N, A, B] ↔ [N, B, A] (the small side of the dense form between NCHW and pixel-major). */
+  const swap = (v: Value, a: number, c: number) => transpose(b, reshape(b, v, [v.shape[0], a, c]), [0, 2, 1]);
+
   const dense = (n: Node): Value => {
     const [a, c] = n.inputs;
     const geo = relation(n);
-    const [N, C, P] = [geo.x[0], geo.x[1], geo.x[2] * geo.x[3]];
-    if (n.op === 'Conv') return reshape(b, matmul(b, bigFlat(a), denseWeight(geo, c), false, true), geo.y);
-    if (n.op === 'ConvTranspose') {
-      const xp = matmul(b, reshape(b, a, [N, numel(a.shape.slice(1))]), denseWeight(geo, c));
-      return reshape(b, transpose(b, reshape(b, xp, [N, P, C]), [0, 2, 1]), geo.x);
+    const [N, M, Q] = [geo.y[0], geo.y[1], geo.y[2] * geo.y[3]];
+    if (n.op === 'Conv') {
+      const yq = matmul(b, reshape(b, a, [N, -1]), denseWeight(geo, c), false, true);
+      return reshape(b, swap(yq, Q, M), geo.y);
     }
+    if (n.op === 'ConvTranspose') return reshape(b, matmul(b, reshape(b, swap(a, M, Q), [N, -1]), denseWeight(geo, c)), geo.x);
     return patchWeightGrad(geo, a, c);
   };
 
