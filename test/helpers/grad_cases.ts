@@ -103,6 +103,7 @@ for (const transA of [0, 1]) {
 add({ name: 'MatMul batched [3,2,4]·[3,4,5]', covers: ['MatMul'], inputs: { a: [3, 2, 4], b: [3, 4, 5] }, fn: ({ a, b }) => op('MatMul', [a, b], { transA: 0, transB: 0 }) });
 add({ name: 'MatMul broadcast [2,4]·[3,4,5]', covers: ['MatMul'], inputs: { a: [2, 4], b: [3, 4, 5] }, fn: ({ a, b }) => op('MatMul', [a, b], { transA: 0, transB: 0 }) });
 add({ name: 'MatMul broadcast [3,2,4]·[4,5]', covers: ['MatMul'], inputs: { a: [3, 2, 4], b: [4, 5] }, fn: ({ a, b }) => op('MatMul', [a, b], { transA: 0, transB: 0 }) });
+add({ name: 'MatMul 4-D, batch axes broadcast [2,1,3,4]·[3,4,5]', covers: ['MatMul'], inputs: { a: [2, 1, 3, 4], b: [3, 4, 5] }, fn: ({ a, b }) => op('MatMul', [a, b], { transA: 0, transB: 0 }) });
 
 // ---- DepthToSpace / SpaceToDepth ----------------------------------------------------------------------------------
 add({ name: 'DepthToSpace blocksize 2', covers: ['DepthToSpace'], inputs: { x: [2, 8, 2, 3] }, fn: ({ x }) => op('DepthToSpace', [x], { blocksize: 2 }) });

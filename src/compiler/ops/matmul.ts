@@ -1,11 +1,11 @@
 /**
  * Matrix product: 2-D with optional transposes (lowered to Gemm, so gradients need no Transpose nodes), or batched
- * over a leading axis with a 2-D operand broadcast (ONNX MatMul; the conv forms of passes/conv_forms.ts use it).
+ * over leading axes that broadcast as in numpy (ONNX MatMul; the conv forms of passes/conv_forms.ts use it).
  */
 import type { Builder } from '../builder.ts';
 import { type Value, shapeStr } from '../ir.ts';
 import { defineOp, ShapeError } from './registry.ts';
-import { sumToShape } from './elementwise.ts';
+import { broadcastShapes, sumToShape } from './elementwise.ts';
 import { transpose } from './shape.ts';
 
 function dims(x: Value, trans: boolean): [number, number] {
@@ -13,24 +13,22 @@ function dims(x: Value, trans: boolean): [number, number] {
   return trans ? [c, r] : [r, c];
 }
 
-/** The batch size of a batched product (1 when both operands are 2-D). */
-function batchOf(a: Value, b: Value): number {
-  const ba = a.shape.length === 3 ? a.shape[0] : 1, bb = b.shape.length === 3 ? b.shape[0] : 1;
-  if (ba !== bb && ba !== 1 && bb !== 1) throw new ShapeError(`batch sizes ${ba} and ${bb} differ`);
-  return Math.max(ba, bb);
+/** The batch axes of a batched product: both operands' leading axes, broadcast ([] when both are 2-D). */
+function batchOf(a: Value, b: Value): number[] {
+  return [...broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2))];
 }
 
 defineOp('MatMul', {
   label: 'matmul',
   infer: ([a, b], at) => {
     const ranks = [a.shape.length, b.shape.length];
-    if (ranks.some((r) => r !== 2 && r !== 3)) throw new ShapeError(`expects 2-D or 3-D operands, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
-    const batched = ranks.includes(3);
+    if (ranks.some((r) => r < 2)) throw new ShapeError(`expects operands of at least 2 axes, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
+    const batched = ranks.some((r) => r > 2);
     if (batched && (at.transA || at.transB)) throw new ShapeError('transposed operands are 2-D only');
     const [m, k] = dims(a, at.transA === 1);
     const [k2, n] = dims(b, at.transB === 1);
     if (k !== k2) throw new ShapeError(`inner sizes differ: ${shapeStr(a.shape)}${at.transA ? 'ᵀ' : ''} × ${shapeStr(b.shape)}${at.transB ? 'ᵀ' : ''} (${k} vs ${k2})`);
-    return [{ shape: batched ? [batchOf(a, b), m, n] : [m, n], dtype: a.dtype }];
+    return [{ shape: [...batchOf(a, b), m, n], dtype: a.dtype }];
   },
   lower: (n, cx) => {
     const { transA, transB } = n.attrs as { transA: number; transB: number };
@@ -40,9 +38,9 @@ defineOp('MatMul', {
   grad: (n, [g], b) => {
     // Y = op(A)·op(B): dop(A) = g·op(B)ᵀ, dop(B) = op(A)ᵀ·g, transposed back where A or B was transposed.
     const [A, B] = n.inputs;
-    if (n.outputs[0].shape.length === 3) {
+    if (n.outputs[0].shape.length > 2) {
       // Batched: the same with explicit transposes of the last two axes; a broadcast operand sums over the batch.
-      const t = (v: Value) => transpose(b, v, v.shape.length === 3 ? [0, 2, 1] : [1, 0]);
+      const t = (v: Value) => transpose(b, v, [...v.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : 2 * all.length - 3 - i)));
       return [sumToShape(b, matmul(b, g!, t(B)), A.shape), sumToShape(b, matmul(b, t(A), g!), B.shape)];
     }
     const tA = n.attrs.transA === 1, tB = n.attrs.transB === 1;
@@ -53,7 +51,7 @@ defineOp('MatMul', {
   flops: (n) => {
     const [m, k] = dims(n.inputs[0], n.attrs.transA === 1);
     const y = n.outputs[0];
-    return 2 * m * k * y.shape[y.shape.length - 1] * (y.shape.length === 3 ? y.shape[0] : 1);
+    return 2 * m * k * y.size / y.shape[y.shape.length - 2];
   },
 });
 

@@ -211,19 +211,20 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
     const where = key(relation(n));
     const packed = once(`phase ${id(w)} ${where}`, () => {
       // Packed kernel [(co, rh, rw), ci, (th, tw)] = w[ci, co, rh + p0 − s·(th + lo), …], zero where off the kernel
-      // (DepthToSpace's CRD channel order): w as [Co, Ci, kk] times a 0/1 tap map [kk, s²·T], then phases moved
-      // before ci. Both Transposes move one axis and keep a contiguous inner block (kk, T floats); the earlier
-      // Gather from w laid out [kk, Co, Ci] needed two that did not, each slower than the packed Conv's savings.
+      // (DepthToSpace's CRD channel order): w as [Co, Ci, kk] (a Transpose that moves one axis over contiguous
+      // kk-float blocks) times a 0/1 tap map per phase. The earlier Gather from w laid out [kk, Co, Ci] needed two
+      // Transposes without contiguous inner blocks, each slower than the packed Conv's savings.
       const taps = once(`Tphase ${where}`, () => {
-        const data = new Float32Array(kh * kw * s * s * T);
+        const data = new Float32Array(s * s * kh * kw * T);
         for (let rh = 0; rh < s; rh++) for (let rw = 0; rw < s; rw++) for (let th = 0; th < h.taps; th++) for (let tw = 0; tw < pw.taps; tw++) {
           const i = rh + pads[0] - s * (th + h.lo), j = rw + pads[1] - s * (tw + pw.lo);
-          if (i >= 0 && i < kh && j >= 0 && j < kw) data[(i * kw + j) * s * s * T + (rh * s + rw) * T + th * pw.taps + tw] = 1;
+          if (i >= 0 && i < kh && j >= 0 && j < kw) data[((rh * s + rw) * kh * kw + i * kw + j) * T + th * pw.taps + tw] = 1;
         }
-        return b.constant(data, [kh * kw, s * s * T]);
+        return b.constant(data, [s * s, kh * kw, T]);
       });
-      const wt = matmul(b, transpose(b, reshape(b, w, [Ci, Co, kh * kw]), [1, 0, 2]), taps);
-      return reshape(b, transpose(b, reshape(b, wt, [Co, Ci, s * s, T]), [0, 2, 1, 3]), [Co * s * s, Ci, h.taps, pw.taps]);
+      // [Co, 1, Ci, kk] × [s², kk, T], batched over (co, phase): the packed kernel comes out in its final layout.
+      const wt = transpose(b, reshape(b, w, [Ci, Co, 1, kh * kw]), [1, 2, 0, 3]);
+      return reshape(b, matmul(b, wt, taps), [Co * s * s, Ci, h.taps, pw.taps]);
     });
     const attrs = { strides: [1, 1], dilations: [1, 1], pads: [h.begin, pw.begin, h.end, pw.end] };
     const q = [g.shape[0], s * s * Co, g.shape[2] + h.begin + h.end - h.taps + 1, g.shape[3] + pw.begin + pw.end - pw.taps + 1];
