@@ -12,8 +12,9 @@
  *   and col2im.
  * - patches: a Conv whose input has at most 8×8 pixels and whose per-image GEMM is small (≤ 16 M multiply-adds), and
  *   its weight gradient, as one GEMM over the batch against im2col patches of x (one Gather of C-float pixels); so is
- *   the phase form's own stride-1 Conv where it is that small. At 16×16 inputs (32 px models' second layer) it lost
- *   7% CPU to ORT's Conv in a paired A/B, though ORT's weight gradient there is slow.
+ *   the phase form's own stride-1 Conv where it is that small. Up to 16×16 inputs the weight gradient alone is
+ *   computed so, from patches of a few images at a time (a fresh buffer of the whole batch's patches cost more in
+ *   page faults than the GEMM saved: the full-batch form lost 7% CPU there in a paired A/B).
  *
  * Runs after autodiff, so gradients are those of the plain ops and graphs keep the model's FLOP count; generate (and
  * so `ganc export`) keeps plain ops. Nodes a form does not fit stay as they are.
@@ -79,6 +80,23 @@ function patchesFit(n: Node): boolean {
   if (n.op !== 'Conv' && n.op !== 'ConvWeightGrad') return false;
   const { x, y, k } = relation(n);
   return patchesPay(x, y, k);
+}
+
+/** Largest im2col chunk (floats) of a weight gradient computed batch chunk by batch chunk. */
+const CHUNK_FLOATS = 1 << 20;
+
+/** Largest input (H·W) of a weight gradient computed from im2col patches batch chunk by batch chunk. */
+const CHUNKED_MAX_PIXELS = 256;
+
+/**
+ * A weight gradient of a larger image (≤ 16×16) computed from im2col patches, a few images at a time: ORT's
+ * batch-transposed Conv is slowest on these (32 px models' second layer: 8–16 ms against PyTorch's 3.9).
+ */
+function chunkedFit(n: Node): boolean {
+  if (n.op !== 'ConvWeightGrad') return false;
+  const { x, y, k } = relation(n);
+  const perImage = y[2] * y[3] * y[1] * x[1] * k[0] * k[1];
+  return x[2] * x[3] <= CHUNKED_MAX_PIXELS && perImage <= PATCH_MAX_MACS;
 }
 
 function patchesPay(x: readonly number[], y: readonly number[], k: readonly number[]): boolean {
@@ -190,6 +208,37 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
   /** v [N, A, B] ↔ [N, B, A] (the small side of the dense form between NCHW and pixel-major). */
   const swap = (v: Value, a: number, c: number) => transpose(b, reshape(b, v, [v.shape[0], a, c]), [0, 2, 1]);
 
+  /**
+   * ConvWeightGrad from im2col patches built for a few images at a time (≤ CHUNK_FLOATS each), one GEMM per chunk,
+   * summed: each chunk's patches are freed before the next is built, so they reuse memory instead of faulting in a
+   * fresh buffer of the whole batch's patches.
+   */
+  const chunkedWeightGrad = (geo: Geo, x: Value, gy: Value): Value => {
+    const { y, k } = geo;
+    const [N, M, C, Q, P, kk] = [x.shape[0], y[1], x.shape[1], y[2] * y[3], x.shape[2] * x.shape[3], k[0] * k[1]];
+    let per = Math.max(1, Math.floor(CHUNK_FLOATS / (Q * kk * C)));
+    while (N % per) per--;
+    const xz = reshape(b, once(`xz ${id(x)}`, () => pad(b, channelsLast(x), [0, 0, 0, 0, 1, 0])), [N * (P + 1), C]);
+    const taps = tapTable(geo);
+    const rows = pixelRows(gy);
+    let dw: Value | undefined;
+    for (let start = 0; start < N; start += per) {
+      const idx = once(`Tchunk ${key(geo)} ${start} ${per}`, () => {
+        const data = new Array<number>(per * Q * kk);
+        for (let i = 0; i < per; i++) {
+          const base = (start + i) * (P + 1);
+          for (let q = 0; q < Q; q++) for (let t = 0; t < kk; t++) data[(i * Q + q) * kk + t] = base + P;
+          taps.forEach((tap, j) => { if (tap >= 0) data[(i * Q + Math.floor(j / P)) * kk + tap] = base + (j % P); });
+        }
+        return b.constant(data, [per * Q, kk], 'int64');
+      });
+      const patch = reshape(b, gather(b, xz, idx, 0), [per * Q, kk * C]);
+      const part = matmul(b, slice(b, rows, [start * Q], [(start + per) * Q], [0]), patch, true, false);
+      dw = dw ? b.emit1('Add', [dw, part]) : part;
+    }
+    return reshape(b, transpose(b, reshape(b, dw!, [M, kk, C]), [0, 2, 1]), [M, C, k[0], k[1]]);
+  };
+
   const dense = (n: Node): Value => {
     const [a, c] = n.inputs;
     const geo = relation(n);
@@ -243,6 +292,7 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
     if (forms.patches && patchesFit(n)) {
       return n.op === 'Conv' ? () => patchConv(relation(n), n.inputs[0], n.inputs[1]) : () => patchWeightGrad(relation(n), n.inputs[0], n.inputs[1]);
     }
+    if (forms.patches && chunkedFit(n)) return () => chunkedWeightGrad(relation(n), n.inputs[0], n.inputs[1]);
     return undefined;
   };
 
