@@ -10,7 +10,7 @@
  * PyTorch training loop over the same folder (DataLoader with a prefetching worker), 32 px, width 32, 1 D + 2 G,
  * steady-state seconds per iteration from each one's per-step log.
  *
- *   npm run bench -- [--rows 64,32w64,32w32,e2e] [--rounds 2] [--iters 3] [--e2e-steps 40] [--threads 2] [--native] [--profile]
+ *   npm run bench -- [--rows 64,32w64,32w32,e2e] [--rounds 3] [--iters 3] [--e2e-steps 40] [--threads 2] [--native] [--profile]
  *
  * Defaults take about 3 minutes on 2 cores. The peer needs Debian's python3-torch (and python3-pil for the
  * end-to-end row); see bench/README.md.
@@ -26,7 +26,7 @@ import { readMetrics } from '../src/runtime/run_folder.ts';
 const { values: a } = parseArgs({
   options: {
     rows: { type: 'string', default: '64,32w64,32w32,e2e' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     iters: { type: 'string', default: '3' },
     'e2e-steps': { type: 'string', default: '40' },
     threads: { type: 'string', default: '2' },
