@@ -8,6 +8,9 @@
  *
  *   git worktree add ../ganc-a <commit> && ln -s "$PWD/node_modules" ../ganc-a/
  *   node --import tsx bench/ab_paired.ts --a ../ganc-a --b . --size 64 --width 64 --pairs 8 [--spin 0]
+ *   node --import tsx bench/ab_paired.ts --a . --b . --b-env GANC_CONV_FORMS=phase,patches --size 32 --width 32
+ * --b-env KEY=VALUE (repeatable) sets an environment variable before B compiles; with one tree for both, only settings read when a model is
+ * compiled (GANC_CONV_FORMS) can differ, since both share the loaded modules.
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +20,7 @@ const { values: a } = parseArgs({
     a: { type: 'string' }, b: { type: 'string', default: '.' },
     size: { type: 'string', default: '64' }, width: { type: 'string', default: '64' },
     pairs: { type: 'string', default: '8' }, threads: { type: 'string', default: '2' },
-    spin: { type: 'string', default: '0' },
+    spin: { type: 'string', default: '0' }, 'b-env': { type: 'string', multiple: true, default: [] },
   },
 });
 if (!a.a) throw new Error('--a TREE is required (a checkout of the other commit, with node_modules)');
@@ -52,6 +55,10 @@ async function load(root: string): Promise<Iteration> {
 }
 
 const A = await load(a.a);
+for (const kv of a['b-env']!) {
+  const [k, ...v] = kv.split('=');
+  process.env[k] = v.join('=');
+}
 const B = await load(a.b!);
 for (let i = 0; i < 2; i++) { await A(); await B(); }
 const wall: number[] = [], cpu: number[] = [];
