@@ -41,7 +41,7 @@ const cases: Case[] = [
 
 const ALL: ConvForms = { dense: true, phase: true, patches: true };
 const ONLY = (f: keyof ConvForms): ConvForms => ({ dense: false, phase: false, patches: false, [f]: true });
-const convs = (x: Graph) => x.nodes.filter((n) => n.op === 'Conv' || n.op === 'ConvWeightGrad').length;
+const convs = (x: Graph) => x.nodes.filter((n) => n.op === 'Conv' || n.op === 'ConvTranspose' || n.op === 'ConvWeightGrad').length;
 
 /** The layer, a loss against a fixed random tensor, and gradients w.r.t. its input and every parameter. */
 function graphOf(c: Case): { g: Graph; feeds: Record<string, Float32Array> } {
@@ -76,8 +76,11 @@ for (const c of cases) {
     for (const forms of [ALL, ONLY('dense'), ONLY('phase'), ONLY('patches'), { ...ONLY('phase'), patches: true }]) {
       const lowered = chooseConvForms(g, forms);
       const seen = ops(lowered);
-      // (patches is told apart only when it is the one form on: it leaves fewer Conv / ConvWeightGrad nodes)
-      const fired = { dense: seen.has('Gather'), phase: seen.has('DepthToSpace'), patches: forms.dense || forms.phase || convs(lowered) < convs(g) };
+      // dense and patches are told apart only when each is the one form on (both leave fewer convolution nodes and
+      // both use MatMul and Gather); phase is the one form with DepthToSpace.
+      const alone = (f: keyof ConvForms) => Object.entries(forms).every(([k, on]) => on === (k === f));
+      const fewer = convs(lowered) < convs(g);
+      const fired = { dense: !alone('dense') || fewer, phase: seen.has('DepthToSpace'), patches: !alone('patches') || fewer };
       for (const f of c.expect) if (forms[f]) assert.ok(fired[f], `${f} form did not fire with ${JSON.stringify(forms)}`);
       const out = await runGraph(lowered, feeds);
       for (const k of Object.keys(plain)) assertClose(out[k], plain[k], `${k} with ${JSON.stringify(forms)}`);

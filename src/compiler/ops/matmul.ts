@@ -40,7 +40,7 @@ defineOp('MatMul', {
     const [A, B] = n.inputs;
     if (n.outputs[0].shape.length > 2) {
       // Batched: the same with explicit transposes of the last two axes; a broadcast operand sums over the batch.
-      const t = (v: Value) => transpose(b, v, [...v.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : 2 * all.length - 3 - i)));
+      const t = (v: Value) => transpose(b, v, [...Array(v.shape.length - 2).keys(), v.shape.length - 1, v.shape.length - 2]);
       return [sumToShape(b, matmul(b, g!, t(B)), A.shape), sumToShape(b, matmul(b, t(A), g!), B.shape)];
     }
     const tA = n.attrs.transA === 1, tB = n.attrs.transB === 1;

@@ -95,13 +95,23 @@ const CHUNKED_MAX_PIXELS = 256;
 function chunkedFit(n: Node): boolean {
   if (n.op !== 'ConvWeightGrad') return false;
   const { x, y, k } = relation(n);
-  const perImage = y[2] * y[3] * y[1] * x[1] * k[0] * k[1];
-  return x[2] * x[3] <= CHUNKED_MAX_PIXELS && perImage <= PATCH_MAX_MACS;
+  return x[2] * x[3] <= CHUNKED_MAX_PIXELS && perImageMacs(x, y, k) <= PATCH_MAX_MACS;
 }
 
+/** Multiply-adds of one image's GEMM (ORT's Conv runs one per image). */
+const perImageMacs = (x: readonly number[], y: readonly number[], k: readonly number[]) => y[2] * y[3] * y[1] * x[1] * k[0] * k[1];
+
 function patchesPay(x: readonly number[], y: readonly number[], k: readonly number[]): boolean {
-  const perImage = y[2] * y[3] * y[1] * x[1] * k[0] * k[1];
-  return x[2] * x[3] <= PATCH_MAX_PIXELS && perImage <= PATCH_MAX_MACS && x[0] * y[2] * y[3] * k[0] * k[1] * x[1] <= DENSE_MAX;
+  return x[2] * x[3] <= PATCH_MAX_PIXELS && perImageMacs(x, y, k) <= PATCH_MAX_MACS && x[0] * y[2] * y[3] * k[0] * k[1] * x[1] <= DENSE_MAX;
+}
+
+/** Per output pixel q and tap t, the input pixel under it, or P (the zero pixel appended to x): im2col's index. */
+function pixelIndex(g: Geo): number[] {
+  const { x, y, k } = g;
+  const [Q, P, kk] = [y[2] * y[3], x[2] * x[3], k[0] * k[1]];
+  const data = new Array<number>(Q * kk).fill(P);
+  tapTable(g).forEach((tap, i) => { if (tap >= 0) data[Math.floor(i / P) * kk + tap] = i % P; });
+  return data;
 }
 
 /** Per output pixel q and input pixel p, the kernel tap linking them (or -1): the 0/1 structure of Wᵈ. */
@@ -173,6 +183,13 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
   });
   /** y [N, M, Ho, Wo] as [N·Q, M] (pixel-major rows). */
   const pixelRows = (v: Value) => reshape(b, channelsLast(v), [-1, v.shape[1]]);
+  /** x channels last with a zero pixel appended, [N, P + 1, C]: what im2col's Gathers read. */
+  const zeroPixel = (x: Value) => once(`xz ${id(x)}`, () => pad(b, channelsLast(x), [0, 0, 0, 0, 1, 0]));
+  /** dW laid out [M, (tap, c)] as the weight [M, C, kh, kw]. */
+  const tapMajorToWeight = (dw: Value, geo: Geo, C: number) => {
+    const [M, kk] = [geo.y[1], geo.k[0] * geo.k[1]];
+    return reshape(b, transpose(b, reshape(b, dw, [M, kk, C]), [0, 2, 1]), [M, C, geo.k[0], geo.k[1]]);
+  };
   /**
    * im2col of x over the whole batch, [N·Q, kk·C]: one Gather of pixels (C floats each) from x channels last with a
    * zero pixel appended, index [Q, kk] = the input pixel under tap t of output pixel q (or the zero pixel). A copy,
@@ -180,14 +197,9 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
    */
   const patches = (geo: Geo, x: Value) => once(`patches ${id(x)} ${key(geo)}`, () => {
     const { y, k } = geo;
-    const [N, C, Q, P, kk] = [x.shape[0], x.shape[1], y[2] * y[3], x.shape[2] * x.shape[3], k[0] * k[1]];
-    const idx = once(`Tpatch ${key(geo)}`, () => {
-      const data = new Array<number>(Q * kk).fill(P);
-      tapTable(geo).forEach((tap, i) => { if (tap >= 0) data[Math.floor(i / P) * kk + tap] = i % P; });
-      return b.constant(data, [Q, kk], 'int64');
-    });
-    const xz = once(`xz ${id(x)}`, () => pad(b, channelsLast(x), [0, 0, 0, 0, 1, 0]));
-    return reshape(b, gather(b, xz, idx, 1), [N * Q, kk * C]);
+    const [N, C, Q, kk] = [x.shape[0], x.shape[1], y[2] * y[3], k[0] * k[1]];
+    const idx = once(`Tpatch ${key(geo)}`, () => b.constant(pixelIndex(geo), [Q, kk], 'int64'));
+    return reshape(b, gather(b, zeroPixel(x), idx, 1), [N * Q, kk * C]);
   });
   /** A Conv as one GEMM over the batch: patches [N·Q, kk·C] × w as [M, kk·C]ᵀ. */
   const patchConv = (geo: Geo, x: Value, w: Value): Value => {
@@ -198,12 +210,8 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
     return reshape(b, transpose(b, reshape(b, yq, [N, Q, M]), [0, 2, 1]), y);
   };
   /** ConvWeightGrad: dW[m, (tap, c)] = Σ_{n,q} gy[n, q, m]·patch[n, q, tap, c], one GEMM over the batch. */
-  const patchWeightGrad = (geo: Geo, x: Value, gy: Value): Value => {
-    const { y, k } = geo;
-    const [M, C, kk] = [y[1], x.shape[1], k[0] * k[1]];
-    const dw = matmul(b, pixelRows(gy), patches(geo, x), true, false);
-    return reshape(b, transpose(b, reshape(b, dw, [M, kk, C]), [0, 2, 1]), [M, C, k[0], k[1]]);
-  };
+  const patchWeightGrad = (geo: Geo, x: Value, gy: Value): Value =>
+    tapMajorToWeight(matmul(b, pixelRows(gy), patches(geo, x), true, false), geo, x.shape[1]);
 
   /** v [N, A, B] ↔ [N, B, A] (the small side of the dense form between NCHW and pixel-major). */
   const swap = (v: Value, a: number, c: number) => transpose(b, reshape(b, v, [v.shape[0], a, c]), [0, 2, 1]);
@@ -215,28 +223,22 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
    */
   const chunkedWeightGrad = (geo: Geo, x: Value, gy: Value): Value => {
     const { y, k } = geo;
-    const [N, M, C, Q, P, kk] = [x.shape[0], y[1], x.shape[1], y[2] * y[3], x.shape[2] * x.shape[3], k[0] * k[1]];
+    const [N, C, Q, P, kk] = [x.shape[0], x.shape[1], y[2] * y[3], x.shape[2] * x.shape[3], k[0] * k[1]];
     let per = Math.max(1, Math.floor(CHUNK_FLOATS / (Q * kk * C)));
     while (N % per) per--;
-    const xz = reshape(b, once(`xz ${id(x)}`, () => pad(b, channelsLast(x), [0, 0, 0, 0, 1, 0])), [N * (P + 1), C]);
-    const taps = tapTable(geo);
+    const xz = reshape(b, zeroPixel(x), [N * (P + 1), C]);
+    const index = pixelIndex(geo);
     const rows = pixelRows(gy);
     let dw: Value | undefined;
     for (let start = 0; start < N; start += per) {
-      const idx = once(`Tchunk ${key(geo)} ${start} ${per}`, () => {
-        const data = new Array<number>(per * Q * kk);
-        for (let i = 0; i < per; i++) {
-          const base = (start + i) * (P + 1);
-          for (let q = 0; q < Q; q++) for (let t = 0; t < kk; t++) data[(i * Q + q) * kk + t] = base + P;
-          taps.forEach((tap, j) => { if (tap >= 0) data[(i * Q + Math.floor(j / P)) * kk + tap] = base + (j % P); });
-        }
-        return b.constant(data, [per * Q, kk], 'int64');
-      });
+      // Image n's pixels start at n·(P + 1) in xz: its patches' index is im2col's, offset by that.
+      const idx = once(`Tchunk ${key(geo)} ${start} ${per}`, () =>
+        b.constant(Array.from({ length: per }, (_, i) => index.map((p) => (start + i) * (P + 1) + p)).flat(), [per * Q, kk], 'int64'));
       const patch = reshape(b, gather(b, xz, idx, 0), [per * Q, kk * C]);
       const part = matmul(b, slice(b, rows, [start * Q], [(start + per) * Q], [0]), patch, true, false);
       dw = dw ? b.emit1('Add', [dw, part]) : part;
     }
-    return reshape(b, transpose(b, reshape(b, dw!, [M, kk, C]), [0, 2, 1]), [M, C, k[0], k[1]]);
+    return tapMajorToWeight(dw!, geo, C);
   };
 
   const dense = (n: Node): Value => {
