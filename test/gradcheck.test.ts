@@ -132,6 +132,7 @@ const ONNX_OPS = new Set([
   'Greater', 'Identity', 'LeakyRelu', 'Log', 'MatMul', 'Mul', 'Neg', 'Pad', 'Pow', 'ReduceMax', 'ReduceMean',
   'ReduceSum', 'Relu', 'Reshape', 'Sigmoid', 'Sign', 'Slice', 'Softplus', 'Sqrt', 'Sub', 'Tanh', 'Transpose', 'Where',
   'DepthToSpace', 'SpaceToDepth', 'Flatten', 'Squeeze', 'Unsqueeze', 'Max', 'Min', 'Clip', 'Not', 'And', 'Less', 'Gather',
+  'BatchNormalization',
 ]);
 
 test('every graph built above, and the compiled DCGAN steps, use only default-domain ONNX ops at opset 17', () => {

@@ -167,6 +167,15 @@ add({
     return concat([reshape(y, [24]), m, mul(v, 3)], 0);
   },
 });
+// BN with given statistics (the training op's gradient uses it): all five inputs, on [N, C, H, W] and on [N, C].
+for (const x of [[3, 2, 2, 2], [4, 3]]) {
+  const C = x[1];
+  add({
+    name: `BatchNormApply ${JSON.stringify(x)}`, covers: ['BatchNormApply'],
+    inputs: { x, s: [C], c: [C], m: [C], v: { shape: [C], dist: 'positive' } },
+    fn: ({ x, s, c, m, v }) => op('BatchNormApply', [x, s, c, m, v], { eps: 1e-3 }),
+  });
+}
 add({ name: 'logsumexp last axis', covers: ['ReduceMax', 'Exp', 'Log', 'ReduceSum', 'Reshape'], inputs: { x: { shape: [3, 5], dist: 'wide' } }, fn: ({ x }) => logsumexp(x) });
 add({ name: 'logsumexp axis 0 keepdims', covers: ['Exp', 'Log'], inputs: { x: { shape: [4, 3], dist: 'wide' } }, fn: ({ x }) => logsumexp(x, 0, true) });
 add({ name: 'sigmoidCrossEntropy target 1', covers: ['Relu', 'Abs', 'Softplus', 'Neg', 'ReduceMean'], inputs: { x: { shape: [4, 1], dist: 'away' } }, fn: ({ x }) => sigmoidCrossEntropy(x, 1) });
