@@ -36,6 +36,8 @@ const cases: Case[] = [
   { name: 'deconv2d k5 s2 VALID 3×3 → 9×9 (phase, crop)', x: [2, 3, 3, 3], layer: (x) => deconv2d(x, 2, { padding: 'VALID' }), expect: ['phase'] },
   { name: 'conv2d k5 s2 SAME 8×8 → 4×4 (its input gradient is phase; forward and weight gradient patches)', x: [2, 3, 8, 8], layer: (x) => conv2d(x, 5), expect: ['phase', 'patches'] },
   { name: 'conv2d k5 s2 SAME 16×16, batch 24 (weight gradient from patches in 6 batch chunks)', x: [24, 160, 16, 16], layer: (x) => conv2d(x, 8), expect: ['patches'] },
+  { name: 'conv2d k5 s2 SAME 32×32 (weight gradient from patches in 2 batch chunks)', x: [4, 64, 32, 32], layer: (x) => conv2d(x, 4), expect: ['patches'] },
+  { name: 'conv2d k5 s2 SAME 8×8 → 4×4 with a 1.1 M-float weight (its gradient from the whole batch\'s patches)', x: [2, 210, 8, 8], layer: (x) => conv2d(x, 210), expect: ['patches'] },
   { name: 'conv2d k3 s1 SAME 6×5 (patches, non-square)', x: [2, 3, 6, 5], layer: (x) => conv2d(x, 4, { kernel: 3, stride: 1 }), expect: ['patches'] },
 ];
 

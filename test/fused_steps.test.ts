@@ -27,6 +27,7 @@ import { ganc, logosFixture, show, tempDir, TINY } from './helpers/logos_fixture
 import tiny from './fixtures/models/tiny_dcgan.ts';
 import tinySsl from './fixtures/models/tiny_ssl.ts';
 import { dcganSsl } from '../models/dcgan-ssl.ts';
+import { dcgan } from '../models/dcgan.ts';
 import tinyEma from './fixtures/models/tiny_ema.ts';
 import tinyR1 from './fixtures/models/tiny_r1.ts';
 import tinySnHinge from './fixtures/models/tiny_sn_hinge.ts';
@@ -106,6 +107,11 @@ describe('train_k equals K single-step iterations', () => {
   test(`tiny dcgan-sn-hinge (u vectors carried as state), K = ${K}`, () => compareWithSingleSteps(tinySnHinge, ['d/linear_0/b']));
   test(`tiny dcgan-ema (G's moving average and its BN statistics carried as state), K = ${K}`, () => compareWithSingleSteps(tinyEma));
   test(`tiny dcgan-r1 (a gradient penalty: second-order nodes in the loop body), K = ${K}`, () => compareWithSingleSteps(tinyR1));
+  test(`dcgan at 32 px, width 16 (weight gradients summed in a Scan inside the loop body), K = ${K}`, async () => {
+    const def = variant(dcgan({ size: 32, gf: 16, df: 16, channels: 3 }), { batch: 4 });
+    assert.ok(compileGan(def).graphs.some((g) => g.nodes.some((n) => n.op === 'Scan')), 'the step graphs hold a Scan');
+    await compareWithSingleSteps(def);
+  });
 });
 
 /** Every node of a model, subgraphs included, with the names each graph defines. */

@@ -30,7 +30,7 @@ const ELEM_TOL = 5e-3;
 
 // ---- the checks -------------------------------------------------------------------------------------------------
 
-const NO_GRAD = ['Cast', 'Constant', 'Equal', 'Gather', 'Greater', 'Loop', 'Pow', 'Sign', 'StopGradient'];
+const NO_GRAD = ['Cast', 'Constant', 'Equal', 'Gather', 'Greater', 'Loop', 'Pow', 'Scan', 'Sign', 'StopGradient'];
 const onnxSeen: Uint8Array[] = [];
 
 test('every op with a gradient rule has a finite-difference check; noGrad ops are exactly the expected ones', () => {
@@ -132,7 +132,7 @@ const ONNX_OPS = new Set([
   'Greater', 'Identity', 'LeakyRelu', 'Log', 'MatMul', 'Mul', 'Neg', 'Pad', 'Pow', 'ReduceMax', 'ReduceMean',
   'ReduceSum', 'Relu', 'Reshape', 'Sigmoid', 'Sign', 'Slice', 'Softplus', 'Sqrt', 'Sub', 'Tanh', 'Transpose', 'Where',
   'DepthToSpace', 'SpaceToDepth', 'Flatten', 'Squeeze', 'Unsqueeze', 'Max', 'Min', 'Clip', 'Not', 'And', 'Less', 'Gather',
-  'BatchNormalization',
+  'BatchNormalization', 'Scan',
 ]);
 
 test('every graph built above, and the compiled DCGAN steps, use only default-domain ONNX ops at opset 17', () => {

@@ -8,6 +8,7 @@ import './conv.ts';
 import './batch_norm.ts';
 import './gather.ts';
 import './loop.ts';
+import './scan.ts';
 
 export * from './elementwise.ts';
 export * from './reduce.ts';
@@ -17,4 +18,5 @@ export * from './conv.ts';
 export * from './batch_norm.ts';
 export * from './gather.ts';
 export * from './loop.ts';
+export * from './scan.ts';
 export { allOps, opDef } from './registry.ts';

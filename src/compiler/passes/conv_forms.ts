@@ -12,18 +12,21 @@
  *   and col2im.
  * - patches: a Conv whose input has at most 8×8 pixels and whose per-image GEMM is small (≤ 16 M multiply-adds), and
  *   its weight gradient, as one GEMM over the batch against im2col patches of x (one Gather of C-float pixels); so is
- *   the phase form's own stride-1 Conv where it is that small. Up to 16×16 inputs the weight gradient alone is
- *   computed so, from patches of a few images at a time (a fresh buffer of the whole batch's patches cost more in
- *   page faults than the GEMM saved: the full-batch form lost 7% CPU there in a paired A/B).
+ *   the phase form's own stride-1 Conv where it is that small. Up to 32×32 inputs of ≥ 16 channels the weight
+ *   gradient alone is computed so, from patches of a few images at a time summed in an ONNX Scan, so that one chunk's
+ *   patches exist at a time (the whole batch's patches at once lost 7% CPU at 16×16 in a paired A/B; as separate
+ *   nodes per chunk, ORT ran all their Gathers at once); a weight of over 1 M floats with an input ≤ 8×8 from the
+ *   whole batch's patches, which take less memory than the Scan's weight-sized state buffers.
  *
  * Runs after autodiff, so gradients are those of the plain ops and graphs keep the model's FLOP count; generate (and
  * so `ganc export`) keeps plain ops. Nodes a form does not fit stay as they are.
  */
-import { Builder } from '../builder.ts';
+import { Builder, newValue } from '../builder.ts';
 import { type Graph, type Node, type Value, numel } from '../ir.ts';
 import { matmul } from '../ops/matmul.ts';
 import { gather } from '../ops/gather.ts';
-import { pad, reshape, slice, transpose } from '../ops/shape.ts';
+import { expand, pad, reshape, slice, transpose } from '../ops/shape.ts';
+import { scan } from '../ops/scan.ts';
 import { substitute } from './substitute.ts';
 
 export interface ConvForms {
@@ -79,6 +82,10 @@ function denseFits(n: Node): boolean {
 function patchesFit(n: Node): boolean {
   if (n.op !== 'Conv' && n.op !== 'ConvWeightGrad') return false;
   const { x, y, k } = relation(n);
+  // A large weight's gradient from the whole batch's patches: they take less memory than a Scan's state (below).
+  if (n.op === 'ConvWeightGrad' && weightFloats(x, y, k) > SCAN_MAX_WEIGHT) {
+    return x[2] * x[3] <= PATCH_MAX_PIXELS && batchPatchFloats(x, y, k) <= DENSE_MAX;
+  }
   return patchesPay(x, y, k);
 }
 
@@ -86,23 +93,35 @@ function patchesFit(n: Node): boolean {
 const CHUNK_FLOATS = 1 << 20;
 
 /** Largest input (H·W) of a weight gradient computed from im2col patches batch chunk by batch chunk. */
-const CHUNKED_MAX_PIXELS = 256;
+const CHUNKED_MAX_PIXELS = 1024;
 
 /**
- * A weight gradient of a larger image (≤ 16×16) computed from im2col patches, a few images at a time: ORT's
- * batch-transposed Conv is slowest on these (32 px models' second layer: 8–16 ms against PyTorch's 3.9).
+ * Largest weight (floats) whose gradient is summed over batch chunks in an ONNX Scan: ORT keeps the initial, two
+ * alternating and the final state, 3–4 weight-sized buffers (at 64 px, 512×256×5×5 weights: peak RSS +40–60 MB).
+ */
+const SCAN_MAX_WEIGHT = 1 << 20;
+
+const weightFloats = (x: readonly number[], y: readonly number[], k: readonly number[]) => y[1] * x[1] * k[0] * k[1];
+
+/**
+ * A weight gradient of a larger image (≤ 32×32, ≥ 16 channels) computed from im2col patches, a few images at a time:
+ * ORT's batch-transposed Conv is slowest on these (32 px models' second layer: 8–16 ms against PyTorch's 3.9; at
+ * 64 px 25–30% slower per layer). With 3 channels the patches' GEMM is too narrow to pay (32 px width 32 CPU ×1.10).
  */
 function chunkedFit(n: Node): boolean {
   if (n.op !== 'ConvWeightGrad') return false;
   const { x, y, k } = relation(n);
-  return x[2] * x[3] <= CHUNKED_MAX_PIXELS && perImageMacs(x, y, k) <= PATCH_MAX_MACS;
+  return x[1] >= 16 && x[2] * x[3] <= CHUNKED_MAX_PIXELS && weightFloats(x, y, k) <= SCAN_MAX_WEIGHT;
 }
+
+/** Floats of the whole batch's im2col patches. */
+const batchPatchFloats = (x: readonly number[], y: readonly number[], k: readonly number[]) => x[0] * y[2] * y[3] * k[0] * k[1] * x[1];
 
 /** Multiply-adds of one image's GEMM (ORT's Conv runs one per image). */
 const perImageMacs = (x: readonly number[], y: readonly number[], k: readonly number[]) => y[2] * y[3] * y[1] * x[1] * k[0] * k[1];
 
 function patchesPay(x: readonly number[], y: readonly number[], k: readonly number[]): boolean {
-  return x[2] * x[3] <= PATCH_MAX_PIXELS && perImageMacs(x, y, k) <= PATCH_MAX_MACS && x[0] * y[2] * y[3] * k[0] * k[1] * x[1] <= DENSE_MAX;
+  return x[2] * x[3] <= PATCH_MAX_PIXELS && perImageMacs(x, y, k) <= PATCH_MAX_MACS && batchPatchFloats(x, y, k) <= DENSE_MAX;
 }
 
 /** Per output pixel q and tap t, the input pixel under it, or P (the zero pixel appended to x): im2col's index. */
@@ -159,6 +178,7 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
   const ids = new Map<Value, number>();
   const id = (v: Value) => (ids.has(v) ? ids.get(v)! : (ids.set(v, ids.size), ids.size - 1));
   const nodes: Node[] = [];
+  let scans = 0;
 
   /**
    * Wᵈ [Q·M, C·P] of the node's weight: Wᵈ[q, m, c, p] = w[m, c, tap(q, p)], or 0 where no tap links q and p — one
@@ -217,28 +237,27 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
   const swap = (v: Value, a: number, c: number) => transpose(b, reshape(b, v, [v.shape[0], a, c]), [0, 2, 1]);
 
   /**
-   * ConvWeightGrad from im2col patches built for a few images at a time (≤ CHUNK_FLOATS each), one GEMM per chunk,
-   * summed: each chunk's patches are freed before the next is built, so they reuse memory instead of faulting in a
-   * fresh buffer of the whole batch's patches.
+   * ConvWeightGrad from im2col patches of a few images at a time (≤ CHUNK_FLOATS each), one GEMM per chunk summed
+   * inside an ONNX Scan over the batch: one chunk's patches exist at a time (as separate nodes, ORT ran every
+   * chunk's Gather at once and peak memory rose by 110–130 MB at 64 px).
    */
   const chunkedWeightGrad = (geo: Geo, x: Value, gy: Value): Value => {
     const { y, k } = geo;
-    const [N, C, Q, P, kk] = [x.shape[0], x.shape[1], y[2] * y[3], x.shape[2] * x.shape[3], k[0] * k[1]];
+    const [N, C, M, Q, P, kk] = [x.shape[0], x.shape[1], y[1], y[2] * y[3], x.shape[2] * x.shape[3], k[0] * k[1]];
     let per = Math.max(1, Math.floor(CHUNK_FLOATS / (Q * kk * C)));
     while (N % per) per--;
-    const xz = reshape(b, zeroPixel(x), [N * (P + 1), C]);
+    const s = new Builder();
+    const io = (name: string, shape: number[]) => ({ name: `wgrad${scans}.${name}`, value: newValue(shape, 'float32'), role: 'data' as const });
+    const [acc, xs, gs] = [io('dw', [M, kk * C]), io('x', [per * (P + 1), C]), io('gy', [per * Q, M])];
+    // Image i of the chunk has its pixels from i·(P + 1) on: im2col's index, offset by that.
     const index = pixelIndex(geo);
-    const rows = pixelRows(gy);
-    let dw: Value | undefined;
-    for (let start = 0; start < N; start += per) {
-      // Image n's pixels start at n·(P + 1) in xz: its patches' index is im2col's, offset by that.
-      const idx = once(`Tchunk ${key(geo)} ${start} ${per}`, () =>
-        b.constant(Array.from({ length: per }, (_, i) => index.map((p) => (start + i) * (P + 1) + p)).flat(), [per * Q, kk], 'int64'));
-      const patch = reshape(b, gather(b, xz, idx, 0), [per * Q, kk * C]);
-      const part = matmul(b, slice(b, rows, [start * Q], [(start + per) * Q], [0]), patch, true, false);
-      dw = dw ? b.emit1('Add', [dw, part]) : part;
-    }
-    return tapMajorToWeight(dw!, geo, C);
+    const idx = s.constant(Array.from({ length: per }, (_, i) => index.map((p) => i * (P + 1) + p)).flat(), [per * Q, kk], 'int64');
+    const patch = reshape(s, gather(s, xs.value, idx, 0), [per * Q, kk * C]);
+    const next = s.emit1('Add', [acc.value, matmul(s, gs.value, patch, true, false)]);
+    const body: Graph = { name: `wgrad${scans++}`, inputs: [acc, xs, gs], outputs: [{ ...io('dw.next', [M, kk * C]), value: next }], nodes: s.nodes };
+    const zero = expand(b, b.scalar(0), [M, kk * C]);
+    const [dw] = scan(b, body, [zero], [reshape(b, zeroPixel(x), [N / per, per * (P + 1), C]), reshape(b, pixelRows(gy), [N / per, per * Q, M])]);
+    return tapMajorToWeight(dw, geo, C);
   };
 
   const dense = (n: Node): Value => {
