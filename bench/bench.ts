@@ -10,7 +10,7 @@
  * PyTorch training loop over the same folder (DataLoader with a prefetching worker), 32 px, width 32, 1 D + 2 G,
  * steady-state seconds per iteration from each one's per-step log.
  *
- *   npm run bench -- [--rows 64,32w64,32w32,e2e] [--rounds 3] [--iters 3] [--e2e-steps 40] [--threads 2] [--native] [--profile]
+ *   npm run bench -- [--rows 64,32w64,32w32,e2e] [--rounds 3] [--iters 3] [--warmup 3] [--e2e-steps 40] [--threads 2] [--native] [--profile]
  *
  * Defaults take about 3 minutes on 2 cores. The peer needs Debian's python3-torch (and python3-pil for the
  * end-to-end row); see bench/README.md.
@@ -28,6 +28,9 @@ const { values: a } = parseArgs({
     rows: { type: 'string', default: '64,32w64,32w32,e2e' },
     rounds: { type: 'string', default: '3' },
     iters: { type: 'string', default: '3' },
+    // Both sides' first iterations still fault in fresh memory and warm caches (ganc at 32 px: ~10 k minor faults in
+    // the 2nd and 3rd iteration, none after); three warm-ups time the steady state every long training run is in.
+    warmup: { type: 'string', default: '3' },
     'e2e-steps': { type: 'string', default: '40' },
     threads: { type: 'string', default: '2' },
     native: { type: 'boolean', default: false },
@@ -52,13 +55,13 @@ const json = (out: string) => JSON.parse(out.trim().split('\n').pop()!);
 const common = (c: Config) => ['--size', String(c.size), '--batch', '64', '--gf', String(c.width), '--df', String(c.width), '--threads', a.threads!];
 
 function gancBare(c: Config, gSteps = 1, profile = false): Timing {
-  const r = json(execFileSync(process.execPath, ['--import', 'tsx', 'bench/ganc_iter.ts', ...common(c), '--g-steps', String(gSteps), '--iters', a.iters!, '--warmup', '1', ...(profile ? ['--profile'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
+  const r = json(execFileSync(process.execPath, ['--import', 'tsx', 'bench/ganc_iter.ts', ...common(c), '--g-steps', String(gSteps), '--iters', a.iters!, '--warmup', a.warmup!, ...(profile ? ['--profile'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
   return { s: r.median_s, rss: r.peak_rss_mb, gflop: r.gflop, profile: r.profile };
 }
 
 function torchBare(c: Config, deconv: string, gSteps = 1): Timing | undefined {
   try {
-    const r = json(execFileSync(python, ['bench/dcgan_torch.py', ...common(c), '--g-steps', String(gSteps), '--iters', a.iters!, '--warmup', '1', '--deconv', deconv, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+    const r = json(execFileSync(python, ['bench/dcgan_torch.py', ...common(c), '--g-steps', String(gSteps), '--iters', a.iters!, '--warmup', a.warmup!, '--deconv', deconv, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
     return { s: r.median_s, rss: r.peak_rss_mb };
   } catch {
     return undefined;
@@ -112,7 +115,7 @@ const wanted = new Set(a.rows!.split(','));
 const rounds = Number(a.rounds);
 const t0 = performance.now();
 console.log(`ganc vs PyTorch ${a.threads} threads, batch 64, ${rounds} alternating rounds` +
-  ` (bare rows: median of ${a.iters} iterations after 1 warm-up; end to end: ${a['e2e-steps']} steps, steady state after ${WARMUP_STEPS})`);
+  ` (bare rows: median of ${a.iters} iterations after ${a.warmup} warm-ups; end to end: ${a['e2e-steps']} steps, steady state after ${WARMUP_STEPS})`);
 
 for (const c of BARE.filter((x) => wanted.has(x.id))) {
   const g: Timing[] = [], t: (Timing | undefined)[] = [], n: (Timing | undefined)[] = [];
