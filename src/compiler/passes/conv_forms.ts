@@ -247,14 +247,15 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
     let per = Math.max(1, Math.floor(CHUNK_FLOATS / (Q * kk * C)));
     while (N % per) per--;
     const s = new Builder();
-    const io = (name: string, shape: number[]) => ({ name: `wgrad${scans}.${name}`, value: newValue(shape, 'float32'), role: 'data' as const });
+    const tag = `wgrad${scans++}`;
+    const io = (name: string, shape: number[]) => ({ name: `${tag}.${name}`, value: newValue(shape, 'float32'), role: 'data' as const });
     const [acc, xs, gs] = [io('dw', [M, kk * C]), io('x', [per * (P + 1), C]), io('gy', [per * Q, M])];
     // Image i of the chunk has its pixels from i·(P + 1) on: im2col's index, offset by that.
     const index = pixelIndex(geo);
     const idx = s.constant(Array.from({ length: per }, (_, i) => index.map((p) => i * (P + 1) + p)).flat(), [per * Q, kk], 'int64');
     const patch = reshape(s, gather(s, xs.value, idx, 0), [per * Q, kk * C]);
     const next = s.emit1('Add', [acc.value, matmul(s, gs.value, patch, true, false)]);
-    const body: Graph = { name: `wgrad${scans++}`, inputs: [acc, xs, gs], outputs: [{ ...io('dw.next', [M, kk * C]), value: next }], nodes: s.nodes };
+    const body: Graph = { name: tag, inputs: [acc, xs, gs], outputs: [{ ...io('dw.next', [M, kk * C]), value: next }], nodes: s.nodes };
     const zero = expand(b, b.scalar(0), [M, kk * C]);
     const [dw] = scan(b, body, [zero], [reshape(b, zeroPixel(x), [N / per, per * (P + 1), C]), reshape(b, pixelRows(gy), [N / per, per * Q, M])]);
     return tapMajorToWeight(dw, geo, C);
