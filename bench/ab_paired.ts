@@ -2,8 +2,8 @@
  * A/B of two ganc trees in ONE process: each tree compiles the seed's DCGAN with its own compiler and opens its own
  * sessions; iterations (1 D + 1 G, batch 64) alternate A, B, B, A, … so that the machine's slow and fast phases
  * (±15% between processes here) fall on both. Prints the median of the per-pair ratios B / A, of wall and of CPU
- * time, and in how many pairs B was cheaper. Two identical trees give 0.97–1.03: read anything inside that as "no
- * detectable difference". The trees share one malloc heap, so a change in how much memory one allocates can move the
+ * time, and in how many pairs B was cheaper. Two identical trees gave 0.97–1.03 on a quiet day and 0.94–1.01 over
+ * 12–16 pairs on a busy one: read anything inside that as "no detectable difference", and repeat a close call. The trees share one malloc heap, so a change in how much memory one allocates can move the
  * other's page faults; confirm memory-heavy changes with separate processes (bench/ganc_iter.ts, alternated).
  *
  *   git worktree add ../ganc-a <commit> && ln -s "$PWD/node_modules" ../ganc-a/
