@@ -87,7 +87,9 @@ defineOp('BatchNormApply', {
   flops: (n) => 2 * n.inputs[0].size,
 });
 
-const rsqrt = (b: Builder, v: Value, eps: number) => div(b, b.scalar(1), b.emit1('Sqrt', [add(b, v, b.scalar(eps))]));
+/** σ = √(v + ε), and 1/σ. */
+const stddev = (b: Builder, v: Value, eps: number) => b.emit1('Sqrt', [add(b, v, b.scalar(eps))]);
+const rsqrt = (b: Builder, v: Value, eps: number) => div(b, b.scalar(1), stddev(b, v, eps));
 const filled = (b: Builder, x: Value, v: number) => b.constant(new Float32Array(x.shape[1]).fill(v), [x.shape[1]]);
 const perChannel = (b: Builder, x: Value, v: Value) => reshape(b, v, channelShape(x));
 const batchNormApply = (b: Builder, x: Value, s: Value, c: Value, mu: Value, v: Value, eps: number) =>
@@ -121,7 +123,7 @@ function batchNormGrad(b: Builder, inputs: readonly Value[], outputs: readonly V
     shift = neg(b, div(b, mul(b, a, dBeta), count));
   }
   if (gMean) shift = plus(shift, div(b, gMean, count));
-  if (gVar) scale = plus(scale, div(b, mul(b, mul(b, gVar, b.scalar(2)), b.emit1('Sqrt', [add(b, variance, b.scalar(eps))])), count));
+  if (gVar) scale = plus(scale, div(b, mul(b, mul(b, gVar, b.scalar(2)), stddev(b, variance, eps)), count));
   const affine = scale || shift ? batchNormApply(b, x, scale ?? filled(b, x, 0), shift ?? filled(b, x, 0), mean, variance, eps) : undefined;
   const dx = ag && affine ? add(b, ag, affine) : (ag ?? affine);
   return [dx, ...(attrs.scale ? [dGamma] : []), ...(attrs.offset ? [dBeta] : [])];

@@ -8,6 +8,8 @@ import { type AttrValue, type Attrs, type Graph, type Value, sameShape, shapeStr
 import { defineOp, opDef, ShapeError } from './registry.ts';
 
 export const bodyOf = (a: Attrs): Graph => a.body as Graph;
+/** FLOPs of one pass through a subgraph body (Loop's and Scan's). */
+export const bodyFlops = (body: Graph): number => body.nodes.reduce((s, x) => s + (opDef(x.op).flops?.(x) ?? 0), 0);
 
 defineOp('Loop', {
   infer: ([m, cond, ...initial], a) => {
@@ -36,7 +38,7 @@ defineOp('Loop', {
     return [...carried.map((c) => ({ shape: c.value.shape, dtype: c.value.dtype })), ...scans];
   },
   lower: (n, cx) => cx.node('Loop', n.inputs.map(cx.name), n.outputs.map(cx.name), { body: cx.subgraph(bodyOf(n.attrs)) }),
-  flops: (n) => (n.attrs.trips as number) * bodyOf(n.attrs).nodes.reduce((s, x) => s + (opDef(x.op).flops?.(x) ?? 0), 0),
+  flops: (n) => (n.attrs.trips as number) * bodyFlops(bodyOf(n.attrs)),
   // Training graphs are differentiated before they are fused into a loop; nothing differentiates through one.
   noGrad: true,
 });

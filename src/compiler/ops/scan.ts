@@ -6,10 +6,9 @@
  * Unlike Loop's, its body reads nothing of the enclosing graph, so graphs holding it can be inlined (fuse_steps).
  */
 import type { Builder } from '../builder.ts';
-import { type AttrValue, type Attrs, type Graph, type Value, sameShape, shapeStr } from '../ir.ts';
-import { defineOp, opDef, ShapeError } from './registry.ts';
-
-const bodyOf = (a: Attrs): Graph => a.body as Graph;
+import { type AttrValue, type Graph, type Value, sameShape, shapeStr } from '../ir.ts';
+import { bodyFlops, bodyOf } from './loop.ts';
+import { defineOp, ShapeError } from './registry.ts';
 
 defineOp('Scan', {
   infer: (inputs, a) => {
@@ -33,7 +32,7 @@ defineOp('Scan', {
   lower: (n, cx) => cx.node('Scan', n.inputs.map(cx.name), n.outputs.map(cx.name), {
     body: cx.subgraph(bodyOf(n.attrs)), num_scan_inputs: n.attrs.scanned as number,
   }),
-  flops: (n) => n.inputs[n.inputs.length - 1].shape[0] * bodyOf(n.attrs).nodes.reduce((s, x) => s + (opDef(x.op).flops?.(x) ?? 0), 0),
+  flops: (n) => n.inputs[n.inputs.length - 1].shape[0] * bodyFlops(bodyOf(n.attrs)),
   // Made by passes after autodiff (conv_forms); nothing differentiates through one.
   noGrad: true,
 });
