@@ -3,14 +3,15 @@
  * sessions; iterations (1 D + 1 G, batch 64) alternate A, B, B, A, … so that the machine's slow and fast phases
  * (±15% between processes here) fall on both. Prints the median of the per-pair ratios B / A, of wall and of CPU
  * time, and in how many pairs B was cheaper. Two identical trees gave 0.97–1.03 on a quiet day and 0.94–1.01 over
- * 12–16 pairs on a busy one: read anything inside that as "no detectable difference", and repeat a close call. The trees share one malloc heap, so a change in how much memory one allocates can move the
- * other's page faults; confirm memory-heavy changes with separate processes (bench/ganc_iter.ts, alternated).
+ * 12–16 pairs on a busy one: read anything inside that as "no detectable difference", and repeat a close call. The
+ * trees share one malloc heap, so a change in how much memory one allocates can move the other's page faults;
+ * confirm memory-heavy changes with separate processes (bench/ganc_iter.ts, alternated).
  *
  *   git worktree add ../ganc-a <commit> && ln -s "$PWD/node_modules" ../ganc-a/
  *   node --import tsx bench/ab_paired.ts --a ../ganc-a --b . --size 64 --width 64 --pairs 8 [--spin 0]
  *   node --import tsx bench/ab_paired.ts --a . --b . --b-env GANC_CONV_FORMS=phase,patches --size 32 --width 32
- * --b-env KEY=VALUE (repeatable) sets an environment variable before B compiles; with one tree for both, only settings read when a model is
- * compiled (GANC_CONV_FORMS) can differ, since both share the loaded modules.
+ * --b-env KEY=VALUE (repeatable) sets an environment variable before B compiles; with one tree for both, only
+ * settings read when a model is compiled (GANC_CONV_FORMS) can differ, since both share the loaded modules.
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';

@@ -12,7 +12,7 @@
  *
  *   npm run bench -- [--rows 64,32w64,32w32,e2e] [--rounds 3] [--iters 3] [--warmup 3] [--e2e-steps 40] [--threads 2] [--native] [--profile]
  *
- * Defaults take about 3 minutes on 2 cores. The peer needs Debian's python3-torch (and python3-pil for the
+ * Defaults take about 5.5 minutes on 2 cores. The peer needs Debian's python3-torch (and python3-pil for the
  * end-to-end row); see bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
