@@ -3,6 +3,7 @@
  * that carry `updates` replace the matching inputs, so state flows from one run() to the next without conversion.
  */
 import ort from 'onnxruntime-node';
+import { release } from './release.ts';
 import type { Manifest } from '../compiler/compile.ts';
 import { EMA_PREFIX } from '../dsl/trace.ts';
 
@@ -16,6 +17,8 @@ export function generatorStateName(name: string, has: (state: string) => boolean
 
 export class StateStore {
   readonly tensors = new Map<string, ort.Tensor>();
+  /** Tensors a run returned, which nothing but this store refers to: freed when replaced. */
+  private readonly owned = new WeakSet<ort.Tensor>();
 
   static fromInit(manifest: Manifest, init: Float32Array): StateStore {
     const s = new StateStore();
@@ -42,9 +45,19 @@ export class StateStore {
     return this.get(name).data as Float32Array;
   }
 
-  /** Apply a step's outputs: each output with `updates` replaces that state tensor. */
+  /**
+   * Apply a step's outputs: each output with `updates` replaces that state tensor. A replaced tensor that an earlier
+   * step returned is freed at once (release.ts), so a tensor from `get` is valid until the next step; the initial
+   * values and a checkpoint's tensors are views others may share, and are left to V8.
+   */
   apply(outputs: Record<string, ort.Tensor>, updates: ReadonlyMap<string, string>): void {
-    for (const [out, name] of updates) this.tensors.set(name, outputs[out]);
+    for (const [out, name] of updates) {
+      const old = this.tensors.get(name);
+      const next = outputs[out];
+      this.tensors.set(name, next);
+      this.owned.add(next);
+      if (old && old !== next && this.owned.has(old)) release(old.data);
+    }
   }
 
   /** Name of the first state tensor with a NaN or infinity, if any. */
