@@ -22,7 +22,7 @@ const { values: a } = parseArgs({
     'g-steps': { type: 'string', default: '1' },
     threads: { type: 'string', default: '2' },
     device: { type: 'string', default: 'cpu' },
-    spin: { type: 'string', default: '1' },
+    spin: { type: 'string', default: '0' }, // ganc's default: not spinning
     iters: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },

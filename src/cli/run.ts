@@ -40,7 +40,7 @@ export interface RunArgs {
   continue?: boolean;
   evalEvery?: number;
   evalN?: number;
-  /** ORT worker threads spin while idle (--no-spin when several runs share the cores). */
+  /** ORT worker threads spin while idle (--spin; off by default, see runtime/ort.ts). */
   spin?: boolean;
   heldOut?: number;
 }
@@ -191,7 +191,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('continue', { type: 'boolean', default: false, describe: 'resume if --out has a checkpoint, else start; do nothing if it is finished (for schedulers and studies)' })
     .option('eval-every', { type: 'number', describe: 'evaluate every N steps and at the last (SWD, MS-SSIM → evals.jsonl)' })
     .option('eval-n', { type: 'number', describe: `images per side for --eval-every (default ${DEFAULT_EVAL_ALONG_N})` })
-    .option('spin', { type: 'boolean', default: true, describe: 'let idle onnxruntime threads spin (--no-spin when several runs share the cores)' })
+    .option('spin', { type: 'boolean', default: false, describe: 'let idle onnxruntime threads spin (off by default: slower on 2 cores, and when several runs share the cores)' })
     .option('force', { type: 'boolean', default: false, describe: 'resume although the model changed / overwrite an existing run' })
     .check((a) => {
       positiveInts(a, ['steps', 'epochs', 'batch', 'threads', 'sample-every', 'ckpt-every', 'steps-per-run', 'eval-every', 'eval-n']);

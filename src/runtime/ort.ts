@@ -11,8 +11,9 @@ export interface SessionOptions {
   device?: Device;
   threads?: number;
   /**
-   * Let idle worker threads spin (ORT's default; fastest alone). Off when several trainings share the cores: spinning
-   * threads then steal each other's time (FACTS.md).
+   * Let idle worker threads spin (ORT's default). Off unless asked for: on this project's 2-core machine spinning made
+   * a training iteration 10–17% slower even alone (the spinning worker takes a core from V8's and the caller's
+   * threads), and far slower when several trainings share the cores (FACTS.md).
    */
   spinning?: boolean;
   /** Write ORT's profile (per-node times) with this file prefix. */
@@ -34,7 +35,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
     enableMemPattern: false,
     ...(device === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
-    ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
+    ...(!opts.spinning ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
     ...(opts.profile ? { enableProfiling: true, profileFilePrefix: opts.profile } : {}),
   };
   try {

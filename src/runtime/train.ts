@@ -48,7 +48,7 @@ export interface TrainOptions {
   seed: number;
   device: Device;
   threads?: number;
-  /** ORT worker threads spin while idle (default true; off when several runs share the cores). */
+  /** ORT worker threads spin while idle (default off, see ort.ts). */
   spinning?: boolean;
   sampleEvery: number;
   ckptEvery: number;

@@ -68,7 +68,7 @@ export function pairs(s: StudyJson, dir: string): Pair[] {
 
 export interface RunFlags {
   threads?: number;
-  /** ORT threads spin (default); false adds --no-spin. */
+  /** false adds --no-spin (off is also ganc run's default; said explicitly where runs share the cores). */
   spin?: boolean;
 }
 
