@@ -222,8 +222,8 @@ class Trainer implements TrainerView {
     );
   }
 
-  /** One iteration, one run() per update; each logged value is the last update's. While the first update runs, the
-   * next iteration's batch and noise are drawn (prefetch), so that ORT never waits for them. */
+  /** One iteration, one run() per update; each logged value is the last update's. Once the first update is queued
+   * (ORT starts it on the next turn of the event loop), the next iteration's batch and noise are drawn (prefetch). */
   private async singleStep(): Promise<IterationLog[]> {
     const { epoch, feeds } = this.batches.single(this.step);
     const values: Record<string, number> = {};
