@@ -17,16 +17,18 @@ export function generatorStateName(name: string, has: (state: string) => boolean
 
 export class StateStore {
   readonly tensors = new Map<string, ort.Tensor>();
-  /** Tensors a run returned, which nothing but this store refers to: freed when replaced. */
+  /** Tensors a run returned or this store zero-filled, which nothing else refers to: freed when replaced. */
   private readonly owned = new WeakSet<ort.Tensor>();
 
   static fromInit(manifest: Manifest, init: Float32Array): StateStore {
     const s = new StateStore();
     for (const e of manifest.state) {
       const n = e.shape.reduce((a, b) => a * b, 1);
-      // Views, not copies: the initial values are read once, when the first step copies its feeds into ORT.
-      const data = e.offset < 0 ? new Float32Array(n) : init.subarray(e.offset, e.offset + n);
-      s.tensors.set(e.name, new ort.Tensor('float32', data, e.shape));
+      // Views, not copies: the initial values are read once, when the first step copies its feeds into ORT. Zero
+      // slots (Adam's moments: 70 MB at 32 px width 64) are the store's own, freed by the first update.
+      const t = new ort.Tensor('float32', e.offset < 0 ? new Float32Array(n) : init.subarray(e.offset, e.offset + n), e.shape);
+      s.tensors.set(e.name, t);
+      if (e.offset < 0) s.owned.add(t);
     }
     return s;
   }
@@ -47,8 +49,8 @@ export class StateStore {
 
   /**
    * Apply a step's outputs: each output with `updates` replaces that state tensor. A replaced tensor that an earlier
-   * step returned is freed at once (release.ts), so a tensor from `get` is valid until the next step; the initial
-   * values and a checkpoint's tensors are views others may share, and are left to V8.
+   * step returned, or a zero slot of fromInit, is freed at once (release.ts), so a tensor from `get` is valid until
+   * the next step; the initial values and a checkpoint's tensors are views others may share, and are left to V8.
    */
   apply(outputs: Record<string, ort.Tensor>, updates: ReadonlyMap<string, string>): void {
     for (const [out, name] of updates) {
