@@ -33,7 +33,7 @@ const t0 = performance.now();
 const def = variant(dcgan({ size: n('size'), gf: n('gf'), df: n('df'), channels: 3 }, 'bench'), { batch: n('batch'), gUpdatesPerD: n('g-steps') });
 const c = compileGan(def);
 const compileS = (performance.now() - t0) / 1000;
-const store = StateStore.fromInit(c.manifest, c.init);
+const store = StateStore.initial(c);
 const profPrefix = `${tmpdir()}/ganc-profile-${process.pid}`;
 const sessions = await openSessions(c, { device: a.device as 'cpu' | 'cuda', threads: n('threads'), spinning: a.spin !== '0', profile: a.profile ? profPrefix : undefined });
 const B = def.batch, S = def.image.size;

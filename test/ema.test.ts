@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
-import { compileGan } from '../src/compiler/compile.ts';
+import { compileGan, initArray } from '../src/compiler/compile.ts';
 import { variant } from '../src/dsl/index.ts';
 import { EMA_PREFIX } from '../src/dsl/trace.ts';
 import { StateStore } from '../src/runtime/state.ts';
@@ -44,7 +44,7 @@ for (const ema of [{ decay: 0.3, warmup: true }, { decay: 0.7, warmup: false }])
   test(`ema ${JSON.stringify(ema)}: averaged weights and their BN statistics after ${2 * ITERATIONS} G updates equal a hand computation`, async () => {
     const c = compileGan(variant(dcganEma(SIZE, ema), { batch: B }));
     const s = await openSessions(c, { threads: 1 });
-    const store = StateStore.fromInit(c.manifest, c.init);
+    const store = StateStore.fromInit(c.manifest, initArray(c));
     const params = c.manifest.state.filter((e) => e.role === 'param' && e.network === 'g').map((e) => e.name);
     const bnStats = c.manifest.state.filter((e) => e.role === 'bn_state' && e.network === 'g').map((e) => e.name);
     // Every G parameter and BN statistic has its average, starting from the same initial values.

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { compileGan, type Compiled } from '../src/compiler/compile.ts';
+import { compileGan, initArray, type Compiled } from '../src/compiler/compile.ts';
 import { FUSED_GRAPH } from '../src/compiler/fuse_steps.ts';
 import { OPSET, toOnnx } from '../src/compiler/onnx.ts';
 import { STATE_ROLES } from '../src/compiler/ir.ts';
@@ -58,8 +58,8 @@ async function compareWithSingleSteps(def: GanDef, unmoved: string[] = []): Prom
   const seqs = new Map([...perIter].map(([name, shape], j) => [name, randomData(K * shape.reduce((a, b) => a * b, 1), 20 + j)]));
   // Losses and metrics: the fused graph's [K] outputs.
   const logged = c.manifest.graphs[FUSED_GRAPH].outputs.filter((o) => o.role === 'loss' || o.role === 'metric').map((o) => o.name);
-  const single = StateStore.fromInit(c.manifest, c.init);
-  const fused = StateStore.fromInit(c.manifest, c.init);
+  const single = StateStore.fromInit(c.manifest, initArray(c));
+  const fused = StateStore.fromInit(c.manifest, initArray(c));
   const s = await openSessions(c, { threads: 1 });
   assert.ok(s.fused, 'train_k opened');
 
@@ -90,7 +90,7 @@ async function compareWithSingleSteps(def: GanDef, unmoved: string[] = []): Prom
   }
   for (const e of c.manifest.state) assertClose(fused.data(e.name), single.data(e.name), e.name);
   // The state moved (else the comparison proves little): every parameter of both networks changed.
-  const init = StateStore.fromInit(c.manifest, c.init);
+  const init = StateStore.fromInit(c.manifest, initArray(c));
   for (const e of c.manifest.state.filter((x) => x.role === 'param' && !unmoved.includes(x.name))) {
     assert.ok(fused.data(e.name).some((v, i) => v !== init.data(e.name)[i]), `${e.name} did not change`);
   }

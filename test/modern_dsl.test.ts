@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
-import { compileGan } from '../src/compiler/compile.ts';
+import { compileGan, initArray } from '../src/compiler/compile.ts';
 import {
   type LossContext, type Tensor, criticGLoss, flatten, gan, gradientPenalty, hingeDLoss, linear, r1Penalty, reshape, tanh,
   variant, wassersteinDLoss,
@@ -41,7 +41,7 @@ const linearGan = (dLoss: (c: LossContext) => Tensor) => gan({
 async function dStep(dLoss: (c: LossContext) => Tensor): Promise<{ loss: number; grad: Float32Array; w: Float32Array; inputs: string[] }> {
   const c = compileGan(linearGan(dLoss), { emitGrads: true });
   const s = await openSessions(c, { threads: 1 });
-  const store = StateStore.fromInit(c.manifest, c.init);
+  const store = StateStore.fromInit(c.manifest, initArray(c));
   // Weights uniform in [−1, 1) rather than the N(0, 0.02) init, so that ‖w‖ − 1 is well away from 0.
   const r = rng(3);
   store.tensors.set('d/linear_0/w', new ort.Tensor('float32', draw(16, 'uniform', r), [16, 1]));

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import * as ortw from 'onnxruntime-web';
-import { compileGan } from '../src/compiler/compile.ts';
+import { compileGan, initArray } from '../src/compiler/compile.ts';
 import { FUSED_GRAPH } from '../src/compiler/fuse_steps.ts';
 import type { Graph } from '../src/compiler/ir.ts';
 import { toOnnx } from '../src/compiler/onnx.ts';
@@ -39,7 +39,7 @@ before(async () => {
   for (const f of FIXTURES) {
     const def = (await import(path.join(MODELS, f))).default as GanDef;
     const c = compileGan(def, FUSED.has(f) ? { stepsPerRun: 2 } : {});
-    const state = StateStore.fromInit(c.manifest, c.init);
+    const state = StateStore.fromInit(c.manifest, initArray(c));
     for (const g of c.graphs) {
       const bytes = toOnnx(g); // as `ganc compile` writes it
       const file = path.join(dir, `${def.name}.${g.name}.onnx`);

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import ort from 'onnxruntime-node';
 import * as ortw from 'onnxruntime-web';
 import onnxProto from 'onnx-proto';
-import { compileGan, type Compiled } from '../src/compiler/compile.ts';
+import { compileGan, initArray, type Compiled } from '../src/compiler/compile.ts';
 import { toOnnx } from '../src/compiler/onnx.ts';
 import type { GanDef } from '../src/dsl/gan.ts';
 import { EMA_PREFIX } from '../src/dsl/trace.ts';
@@ -65,7 +65,7 @@ function assertSameRun(a: string, b: string): Map<string, Float32Array> {
   return new Map([...ca.tensors].map(([n, t]) => [n, t.data as Float32Array]));
 }
 
-const initial = (c: Compiled, name: string) => StateStore.fromInit(c.manifest, c.init).data(name);
+const initial = (c: Compiled, name: string) => StateStore.fromInit(c.manifest, initArray(c)).data(name);
 const differs = (a: Float32Array, b: Float32Array) => a.some((x, i) => x !== b[i]);
 const norm = (a: Float32Array) => Math.sqrt(a.reduce((s, x) => s + x * x, 0));
 

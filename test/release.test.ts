@@ -6,7 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
-import type { Manifest } from '../src/compiler/compile.ts';
+import { compileGan, initArray, type Manifest } from '../src/compiler/compile.ts';
+import { variant } from '../src/dsl/gan.ts';
+import { dcgan } from '../models/dcgan.ts';
 import { release } from '../src/runtime/release.ts';
 import { StateStore } from '../src/runtime/state.ts';
 
@@ -54,4 +56,16 @@ test('StateStore.apply frees what an earlier step returned and its own zero slot
   assert.deepEqual([...(first.loss.data as Float32Array)], [7], 'outputs that are not state stay');
   assert.deepEqual([...store.data('w')], [8, 8, 8, 8, 8, 8]);
   assert.deepEqual([...store.data('m')], [8, 8, 8]);
+});
+
+test('StateStore.initial: the compiled initial state, each tensor its own and freed by the first update', () => {
+  const c = compileGan(variant(dcgan({ size: 16, gf: 4, df: 4, channels: 3 }), { batch: 4 }));
+  const own = StateStore.initial(c), views = StateStore.fromInit(c.manifest, initArray(c));
+  assert.ok(c.manifest.state.some((e) => e.offset < 0) && c.manifest.state.some((e) => e.offset >= 0));
+  for (const e of c.manifest.state) assert.deepEqual(own.data(e.name), views.data(e.name), e.name);
+  const w = c.manifest.state.find((e) => e.offset >= 0)!;
+  const before = own.data(w.name);
+  assert.ok(before.some((v) => v !== 0), 'a parameter with its initial values');
+  own.apply({ next: new ort.Tensor('float32', new Float32Array(before.length), w.shape) }, new Map([['next', w.name]]));
+  assert.equal(before.length, 0, 'freed when replaced');
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { compileGan } from '../src/compiler/compile.ts';
+import { compileGan, initArray } from '../src/compiler/compile.ts';
 import * as ir from '../src/compiler/ops/index.ts';
 import { type GanDef, Tensor, add, constantTensor, mul, variant } from '../src/dsl/index.ts';
 import {
@@ -315,7 +315,7 @@ test('fmnist-ssl and fmnist-supervised: one discriminator (same tensors, same in
   }
   assert.deepEqual(dState(sup).map((s) => [s.name, s.shape, s.init]), dState(ssl).map((s) => [s.name, s.shape, s.init]));
   assert.ok(!dState(ssl).some((s) => s.role === 'bn_state'), 'no batch norm in D');
-  const a = StateStore.fromInit(ssl.manifest, ssl.init), b = StateStore.fromInit(sup.manifest, sup.init);
+  const a = StateStore.fromInit(ssl.manifest, initArray(ssl)), b = StateStore.fromInit(sup.manifest, initArray(sup));
   for (const s of dState(ssl)) assert.deepEqual(b.tensors.get(s.name)!.data, a.tensors.get(s.name)!.data, s.name);
   // The baseline's D step reads the labelled batch only: no unlabelled images, no noise, no G.
   assert.deepEqual(inputsOf(sup, 'd_step', 'data'), ['labelled_real']);

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Compiled } from '../compiler/compile.ts';
+import { initArray, type Compiled } from '../compiler/compile.ts';
 import { toOnnx } from '../compiler/onnx.ts';
 import { GancError } from '../errors.ts';
 import { loadImageFolder, type Dataset } from '../runtime/data/images.ts';
@@ -69,7 +69,7 @@ export class BrowserTraining {
   }
 
   async init(): Promise<Uint8Array> {
-    const { init } = await this.model();
+    const init = initArray(await this.model());
     return new Uint8Array(init.buffer, init.byteOffset, init.byteLength);
   }
 

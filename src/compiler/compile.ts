@@ -85,8 +85,19 @@ export interface Compiled {
   graphs: Graph[];
   specs: TensorSpec[];
   manifest: Manifest;
-  /** Initial values of parameters and BN statistics, concatenated in manifest.state order. */
-  init: Float32Array;
+  /**
+   * The initial value of manifest.state[i], computed anew (seeded by the model's seed and the tensor's name) into an
+   * array of its own; zeros for optimizer state. Nothing keeps the initial state once a run's store has replaced it.
+   */
+  initialValue: (i: number) => Float32Array;
+}
+
+/** Initial values of parameters and BN statistics, concatenated in manifest.state order (init.bin's layout). */
+export function initArray(c: Compiled): Float32Array {
+  const stored = c.manifest.state.filter((e) => e.offset >= 0);
+  const init = new Float32Array(stored.reduce((n, e) => n + numel(e.shape), 0));
+  c.manifest.state.forEach((e, i) => { if (e.offset >= 0) init.set(c.initialValue(i), e.offset); });
+  return init;
 }
 
 export function graphFlops(g: Graph): number {
@@ -127,8 +138,6 @@ export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
   for (const s of traced.specs) {
     if (averaged.has(EMA_PREFIX + s.name)) stored({ name: EMA_PREFIX + s.name, shape: s.shape, role: 'ema', network: s.network, init: `= ${s.name}` }, s);
   }
-  const init = new Float32Array(offset);
-  sources.forEach((s, i) => init.set(initialValues(s.init, numel(s.shape), def.seed, s.name), state[i].offset));
   // Optimizer state starts at zero: listed, but not stored in init.bin (offset -1).
   const seen = new Set(state.map((s) => s.name));
   for (const g of graphs) for (const i of g.inputs) {
@@ -152,7 +161,11 @@ export function compileGan(def: GanDef, opts: CompileOptions = {}): Compiled {
     state,
     flopsPerIteration: def.dUpdatesPerG * graphFlops(byName.d_step) + def.gUpdatesPerD * graphFlops(byName.g_step),
   };
-  const c: Compiled = { def, graphs, specs: traced.specs, manifest, init };
+  const initialValue = (i: number) => {
+    const s = sources[i];
+    return s ? initialValues(s.init, numel(s.shape), def.seed, s.name) : new Float32Array(numel(state[i].shape));
+  };
+  const c: Compiled = { def, graphs, specs: traced.specs, manifest, initialValue };
   return opts.stepsPerRun === undefined ? c : withFusedSteps(c, opts.stepsPerRun);
 }
 
@@ -192,7 +205,8 @@ export function writeCompiled(c: Compiled, dir: string, opts: { print?: boolean;
     put(`${g.name}.onnx`, toOnnx(g, { docString: `ganc ${c.def.name}: ${g.name}` }));
     if (opts.print) put(`${g.name}.txt`, graphToText(g, { sites: true }));
   }
-  put('init.bin', new Uint8Array(c.init.buffer, c.init.byteOffset, c.init.byteLength));
+  const init = initArray(c);
+  put('init.bin', new Uint8Array(init.buffer, init.byteOffset, init.byteLength));
   put('manifest.json', JSON.stringify({ ...c.manifest, ...(opts.modelHash ? { modelHash: opts.modelHash } : {}) }, null, 1) + '\n');
   return written;
 }

@@ -122,7 +122,7 @@ function trainingPool(def: GanDef, data: Dataset, heldOut?: number): Uint32Array
 function freshStart(c: Compiled, paths: RunPaths, pool: Uint32Array, opts: TrainOptions): Start {
   removeCheckpoints(paths.checkpoint); // an old run's (--force): never to be resumed as this run's
   return {
-    store: StateStore.fromInit(c.manifest, c.init), step: 0, noise: new Rng(`${opts.seed}/noise`),
+    store: StateStore.initial(c), step: 0, noise: new Rng(`${opts.seed}/noise`),
     order: new DataOrder(pool, c.def.batch, opts.seed, 0, 0), rows: truncateMetrics(paths.metrics, -1),
   };
 }
@@ -131,7 +131,7 @@ function freshStart(c: Compiled, paths: RunPaths, pool: Uint32Array, opts: Train
 function resumeFrom(c: Compiled, paths: RunPaths, pool: Uint32Array, opts: TrainOptions): Start {
   const { meta, tensors, file, passedOver } = opts.from ?? readLatestCheckpoint(paths.checkpoint);
   if (!opts.force) checkSameModel(meta, opts.modelHash, file);
-  const store = StateStore.fromInit(c.manifest, c.init);
+  const store = StateStore.initial(c);
   for (const e of c.manifest.state) {
     const t = tensors.get(e.name);
     if (!t) {

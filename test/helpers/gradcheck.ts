@@ -225,13 +225,12 @@ export function referenceName(name: string): string {
 
 export interface StateLike {
   manifest: { state: { name: string; offset: number; shape: number[] }[] };
-  init: Float32Array;
+  initialValue: (i: number) => Float32Array;
 }
 
 /** The initial value of a state tensor (optimizer state that is not stored in init.bin starts at zero). */
 export function initialState(c: StateLike, name: string): Float32Array {
-  const s = c.manifest.state.find((e) => e.name === name);
-  if (!s) throw new Error(`no state tensor ${name}`);
-  const n = s.shape.reduce((a, b) => a * b, 1);
-  return s.offset >= 0 ? c.init.slice(s.offset, s.offset + n) : new Float32Array(n);
+  const i = c.manifest.state.findIndex((e) => e.name === name);
+  if (i < 0) throw new Error(`no state tensor ${name}`);
+  return c.initialValue(i);
 }
