@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
 import { compileGan, initArray, type Manifest } from '../src/compiler/compile.ts';
+import { numel } from '../src/compiler/ir.ts';
 import { variant } from '../src/dsl/gan.ts';
 import { dcgan } from '../models/dcgan.ts';
 import { release } from '../src/runtime/release.ts';
@@ -68,4 +69,19 @@ test('StateStore.initial: the compiled initial state, each tensor its own and fr
   assert.ok(before.some((v) => v !== 0), 'a parameter with its initial values');
   own.apply({ next: new ort.Tensor('float32', new Float32Array(before.length), w.shape) }, new Map([['next', w.name]]));
   assert.equal(before.length, 0, 'freed when replaced');
+});
+
+test('StateStore.initial with a checkpoint\'s tensors takes them as they are and never frees them', () => {
+  const c = compileGan(variant(dcgan({ size: 16, gf: 4, df: 4, channels: 3 }), { batch: 4 }));
+  const [a, b] = c.manifest.state;
+  // A buffer of its own, so that only the ownership rule (not the whole-buffer check) keeps it.
+  const file = new Float32Array(numel(a.shape)).fill(0.5);
+  const fromFile = new ort.Tensor('float32', file, a.shape);
+  const store = StateStore.initial(c, new Map([[a.name, fromFile]]));
+  assert.equal(store.get(a.name), fromFile);
+  assert.deepEqual(store.data(b.name), StateStore.initial(c).data(b.name), 'the others start from their initial values');
+  const bInitial = store.data(b.name);
+  store.apply({ a: new ort.Tensor('float32', new Float32Array(numel(a.shape)), a.shape), b: new ort.Tensor('float32', new Float32Array(bInitial.length), b.shape) }, new Map([['a', a.name], ['b', b.name]]));
+  assert.equal(file.length, numel(a.shape), "the checkpoint's tensor is not the store's to free");
+  assert.equal(bInitial.length, 0, 'an initial value is');
 });

@@ -22,14 +22,16 @@ export class StateStore {
 
   /**
    * A compiled model's initial state, each tensor in an array of its own that the store frees when the first update
-   * replaces it (so nothing keeps the initial values through training: 35 MB at 32 px width 64).
+   * replaces it (so nothing keeps the initial values through training: 35 MB at 32 px width 64). Tensors in `given`
+   * (a checkpoint's, checked by the caller) are taken as they are instead, and left to V8: views into the file.
    */
-  static initial(c: Pick<Compiled, 'manifest' | 'initialValue'>): StateStore {
+  static initial(c: Pick<Compiled, 'manifest' | 'initialValue'>, given?: ReadonlyMap<string, ort.Tensor>): StateStore {
     const s = new StateStore();
     c.manifest.state.forEach((e, i) => {
-      const t = new ort.Tensor('float32', c.initialValue(i), e.shape);
+      const old = given?.get(e.name);
+      const t = old ?? new ort.Tensor('float32', c.initialValue(i), e.shape);
       s.tensors.set(e.name, t);
-      s.owned.add(t);
+      if (!old) s.owned.add(t);
     });
     return s;
   }

@@ -131,7 +131,6 @@ function freshStart(c: Compiled, paths: RunPaths, pool: Uint32Array, opts: Train
 function resumeFrom(c: Compiled, paths: RunPaths, pool: Uint32Array, opts: TrainOptions): Start {
   const { meta, tensors, file, passedOver } = opts.from ?? readLatestCheckpoint(paths.checkpoint);
   if (!opts.force) checkSameModel(meta, opts.modelHash, file);
-  const store = StateStore.initial(c);
   for (const e of c.manifest.state) {
     const t = tensors.get(e.name);
     if (!t) {
@@ -139,8 +138,8 @@ function resumeFrom(c: Compiled, paths: RunPaths, pool: Uint32Array, opts: Train
       continue;
     }
     if (t.dims.join() !== e.shape.join()) throw new GancError(`checkpoint tensor ${e.name} has shape [${t.dims}] but the model needs [${e.shape}]`, { file });
-    store.tensors.set(e.name, t);
   }
+  const store = StateStore.initial(c, tensors);
   if (passedOver) setAsideDamaged(paths.checkpoint);
   const noise = new Rng(`${opts.seed}/noise`);
   noise.setState(meta.rng.noise);
