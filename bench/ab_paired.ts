@@ -39,7 +39,7 @@ async function load(root: string): Promise<Iteration> {
   const S = Number(a.size), W = Number(a.width);
   const def = variant(dcgan({ size: S, gf: W, df: W, channels: 3 }, 'ab'), { batch: 64 });
   const c = compileGan(def);
-  // Older trees (before bbd30b4's successor) had only fromInit and c.init.
+  // Trees before c561465 have no StateStore.initial: their Compiled carries the init array.
   const store = StateStore.initial ? StateStore.initial(c) : StateStore.fromInit(c.manifest, c.init);
   const sessions = await openSessions(c, { device: 'cpu', threads: Number(a.threads), spinning: a.spin !== '0' });
   let seed = 1;
