@@ -1,6 +1,7 @@
 /**
  * Replaced state is freed at once (src/runtime/release.ts): onnxruntime-node hands every output back in a new
- * ArrayBuffer, and without this each step's old parameters and Adam moments waited for V8's next full collection.
+ * ArrayBuffer, and without this each step's old parameters and Adam moments waited for V8's next full collection. The
+ * store keeps the first update's arrays and copies later updates into them (src/runtime/state.ts).
  * A view into a larger buffer (the compiled model's initial values, a checkpoint read whole) must never be touched.
  */
 import { test } from 'node:test';
@@ -34,7 +35,7 @@ test('release leaves views into a larger buffer (and empty arrays) alone', () =>
   assert.equal(tail.length, 6);
 });
 
-test('StateStore.apply frees what an earlier step returned and its own zero slots when replaced, never the initial values', () => {
+test('StateStore.apply keeps the first update as its own arrays, copies later updates into them and frees each run\'s copy', () => {
   const manifest = { state: [{ name: 'w', shape: [2, 3], offset: 0 }, { name: 'm', shape: [3], offset: -1 }] } as unknown as Manifest;
   const init = Float32Array.from({ length: 6 }, (_, i) => i + 1);
   const store = StateStore.fromInit(manifest, init);
@@ -50,13 +51,19 @@ test('StateStore.apply frees what an earlier step returned and its own zero slot
   // w's initial value spans all of `init` here, and other stores may read it: not the store's to free.
   assert.deepEqual([...init], [1, 2, 3, 4, 5, 6], 'the initial values are kept');
   assert.equal(m0.length, 0, "a zero slot is the store's own: freed");
-  assert.deepEqual([...store.data('w')], [7, 7, 7, 7, 7, 7]);
-  store.apply(step(8), updates);
-  assert.equal((first['w.next'].data as Float32Array).length, 0, "the first step's parameters were freed");
-  assert.equal((first['m.next'].data as Float32Array).length, 0);
-  assert.deepEqual([...(first.loss.data as Float32Array)], [7], 'outputs that are not state stay');
-  assert.deepEqual([...store.data('w')], [8, 8, 8, 8, 8, 8]);
-  assert.deepEqual([...store.data('m')], [8, 8, 8]);
+  assert.equal(store.get('w'), first['w.next'], 'the first update is kept as it is');
+  const w = store.get('w'), m = store.get('m');
+  const second = step(8);
+  store.apply(second, updates);
+  assert.equal(store.get('w'), w, 'later updates land in the same tensor');
+  assert.equal(store.get('m'), m);
+  assert.deepEqual([...(w.data as Float32Array)], [8, 8, 8, 8, 8, 8]);
+  assert.deepEqual([...(m.data as Float32Array)], [8, 8, 8]);
+  assert.equal((second['w.next'].data as Float32Array).length, 0, "the run's copy was freed");
+  assert.equal((second['m.next'].data as Float32Array).length, 0);
+  assert.deepEqual([...(second.loss.data as Float32Array)], [8], 'outputs that are not state stay');
+  store.apply(step(9), updates);
+  assert.deepEqual([...store.data('w')], [9, 9, 9, 9, 9, 9]);
 });
 
 test('StateStore.initial: the compiled initial state, each tensor its own and freed by the first update', () => {
