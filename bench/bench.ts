@@ -8,7 +8,9 @@
  * Rows: the bare training iteration (1 D + 1 G update, fixed random data) at 64 px / gf = df = 64, 32 px / 64 and
  * 32 px / 32; and end to end: `ganc run` on the built-in logos (data, noise, state, metrics and all) against a
  * PyTorch training loop over the same folder (DataLoader with a prefetching worker), 32 px, width 32, 1 D + 2 G,
- * steady-state seconds per iteration from each one's per-step log.
+ * steady-state seconds per iteration from each one's per-step log. A row's ratio is the median of its rounds' ratios:
+ * the two processes of a round run back to back, in the same phase of a machine whose speed swings ~25% within
+ * minutes, which a ratio of the two sides' medians (taken from different rounds) does not ensure.
  *
  *   npm run bench -- [--rows 64,32w64,32w32,e2e] [--rounds 3] [--iters 3] [--warmup 3] [--e2e-steps 40] [--threads 2] [--native] [--profile]
  *
@@ -102,14 +104,25 @@ function torchLoop(data: string): Timing | undefined {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => {
+  const s = [...xs].sort((p, q) => p - q), m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const fmt = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
 const summary = (ts: (Timing | undefined)[]) => {
   const ok = ts.filter((t): t is Timing => !!t);
   return ok.length ? { s: median(ok.map((t) => t.s)), rss: Math.max(...ok.map((t) => t.rss ?? 0)) || undefined } : undefined;
 };
 
-interface Row { label: string; form: string; ganc?: { s: number; rss?: number }; peer?: { s: number; rss?: number }; native?: { s: number }; note?: string }
+/** Each round's ganc / peer ratio (the two processes ran one after the other, in the same phase of the machine). */
+const perRound = (a: (Timing | undefined)[], b: (Timing | undefined)[]) =>
+  a.flatMap((x, r) => (x && b[r] ? [x.s / b[r]!.s] : []));
+
+interface Row {
+  label: string; form: string; ganc?: { s: number; rss?: number }; peer?: { s: number; rss?: number }; native?: { s: number };
+  /** per-round ratios ganc / peer; the row's ratio is their median */
+  ratios: number[]; note?: string;
+}
 const rows: Row[] = [];
 const wanted = new Set(a.rows!.split(','));
 const rounds = Number(a.rounds);
@@ -124,9 +137,9 @@ for (const c of BARE.filter((x) => wanted.has(x.id))) {
     t.push(torchBare(c, 'conv-adjoint'));
     if (a.native) n.push(torchBare(c, 'native'));
   }
-  const row: Row = { label: c.label, form: 'bare iteration, s', ganc: summary(g), peer: summary(t), native: summary(n) };
+  const row: Row = { label: c.label, form: 'bare iteration, s', ganc: summary(g), peer: summary(t), native: summary(n), ratios: perRound(g, t) };
   rows.push(row);
-  console.log(`${c.label}: ganc ${fmt(row.ganc?.s)} s (${fmt(g[0].gflop! / row.ganc!.s, 0)} GFLOP/s), PyTorch ${fmt(row.peer?.s)} s`);
+  console.log(`${c.label}: ganc ${fmt(row.ganc?.s)} s (${fmt(g[0].gflop! / row.ganc!.s, 0)} GFLOP/s), PyTorch ${fmt(row.peer?.s)} s; per round ${row.ratios.map((x) => fmt(x)).join(', ')}`);
   if (a.profile) {
     console.log('  ganc time per op type:');
     for (const p of (gancBare(c, 1, true).profile ?? []).slice(0, 10)) console.log(`    ${p.op.padEnd(16)} ${p.ms.toFixed(0).padStart(7)} ms  ${(100 * p.share).toFixed(1).padStart(5)}%`);
@@ -146,9 +159,9 @@ if (wanted.has(E2E.id)) {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  const row: Row = { label: E2E.label, form: 'steady state, s/it', ganc: summary(run), peer: summary(loop) };
-  const b = summary(bare)!;
-  row.note = `ganc run / bare iteration (1 D + 2 G) = ${fmt(row.ganc!.s / b.s)} (bare ${fmt(b.s, 3)} s)`;
+  const row: Row = { label: E2E.label, form: 'steady state, s/it', ganc: summary(run), peer: summary(loop), ratios: perRound(run, loop) };
+  const b = summary(bare)!, overhead = perRound(run, bare);
+  row.note = `ganc run / bare iteration (1 D + 2 G) = ${fmt(median(overhead))} (per round ${overhead.map((x) => fmt(x)).join(', ')}; bare ${fmt(b.s, 3)} s)`;
   rows.push(row);
   console.log(`${E2E.label}: ganc run ${fmt(row.ganc?.s, 3)} s/it, PyTorch loop ${fmt(row.peer?.s, 3)} s/it; ${row.note}`);
 }
@@ -156,7 +169,7 @@ if (wanted.has(E2E.id)) {
 const w = Math.max(...rows.map((r) => r.label.length));
 console.log(`\n${'configuration'.padEnd(w)}  ${'figure'.padEnd(18)}  ${'ganc'.padStart(7)}  ${'PyTorch'.padStart(7)}  ratio  peak RSS ganc / PyTorch${a.native ? '  nn.ConvTranspose2d (ratio)' : ''}`);
 for (const r of rows) {
-  const ratio = r.ganc && r.peer ? r.ganc.s / r.peer.s : undefined;
+  const ratio = r.ratios.length ? median(r.ratios) : undefined;
   const nat = a.native ? `  ${fmt(r.native?.s)} s (${r.ganc && r.native ? fmt(r.ganc.s / r.native.s) : 'n/a'})` : '';
   console.log(`${r.label.padEnd(w)}  ${r.form.padEnd(18)}  ${fmt(r.ganc?.s, 3).padStart(7)}  ${fmt(r.peer?.s, 3).padStart(7)}  ${fmt(ratio).padStart(5)}  ${fmt(r.ganc?.rss, 0)} / ${fmt(r.peer?.rss, 0)} MB${nat}`);
   if (r.note) console.log(`${''.padEnd(w)}  ${r.note}`);
