@@ -163,7 +163,7 @@ if (wanted.has(E2E.id)) {
   const b = summary(bare)!, overhead = perRound(run, bare);
   row.note = `ganc run / bare iteration (1 D + 2 G) = ${fmt(median(overhead))} (per round ${overhead.map((x) => fmt(x)).join(', ')}; bare ${fmt(b.s, 3)} s)`;
   rows.push(row);
-  console.log(`${E2E.label}: ganc run ${fmt(row.ganc?.s, 3)} s/it, PyTorch loop ${fmt(row.peer?.s, 3)} s/it; ${row.note}`);
+  console.log(`${E2E.label}: ganc run ${fmt(row.ganc?.s, 3)} s/it, PyTorch loop ${fmt(row.peer?.s, 3)} s/it; per round ${row.ratios.map((x) => fmt(x)).join(', ')}; ${row.note}`);
 }
 
 const w = Math.max(...rows.map((r) => r.label.length));
