@@ -72,7 +72,8 @@ export class StateStore {
    * that array and free the run's fresh copy at once (release.ts). State then stays where the first run put it, and
    * each run's copies are short-lived, so glibc reuses the same free space run after run instead of growing the heap
    * around copies that moved every run (32 px width 64, separate processes: peak RSS 510–567 → 487–550 MB, median
-   * 522 → 499; time no detectable difference). A tensor from `get` always holds the latest values.
+   * 522 → 499; `ganc run` at 32 px width 32 rose instead, median ~320 → 335 MB, still below PyTorch's loop; time no
+   * detectable difference). A tensor from `get` always holds the latest values.
    */
   apply(outputs: Record<string, ort.Tensor>, updates: ReadonlyMap<string, string>): void {
     for (const [out, name] of updates) {
