@@ -152,9 +152,10 @@ if (wanted.has(E2E.id)) {
   const run: Timing[] = [], loop: (Timing | undefined)[] = [], bare: Timing[] = [];
   try {
     for (let r = 0; r < rounds; r++) {
+      // ganc run in the middle: next to both processes it is compared with
+      bare.push(gancBare(E2E, 2));
       run.push(gancRun(data, tmp));
       loop.push(torchLoop(data));
-      bare.push(gancBare(E2E, 2));
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
