@@ -229,6 +229,9 @@ test('on a one-node Slurm: the study as a job array gives the local numbers; a c
   const live = formatReport(buildReport(readStudyJson(dir), dir));
   assert.match(live, new RegExp(`\\n- running: base seed 1 \\(task ${array}_0\\): step [345]/6\\n`), live);
 
+  // scancel continues the held run (SIGCONT) before it signals it, and on a busy machine the last steps could finish in
+  // between (once it reached step 6/6 so): the SIGTERM Slurm sends is queued first, to act as the run resumes.
+  process.kill(pid, 'SIGTERM');
   execFileSync('scancel', [`${array}_0`], { env: { ...process.env, ...env } });
   // The report job runs once every task has ended, and reports the cancelled task with its log's tail.
   await until('the report job to end', () => !listed(report) && existsSync(join(dir, 'report.json')));
