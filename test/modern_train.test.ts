@@ -10,7 +10,6 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import ort from 'onnxruntime-node';
 import * as ortw from 'onnxruntime-web';
 import onnxProto from 'onnx-proto';
@@ -28,7 +27,7 @@ import { readMetrics } from '../src/runtime/run_folder.ts';
 import { StateStore, generatorStateName } from '../src/runtime/state.ts';
 import { GraphRunner } from '../src/runtime/steps.ts';
 import { train, type TrainOptions } from '../src/runtime/train.ts';
-import { finished, ganc, lines, logosFixture, MODELS, show, spawnGanc, tempDir, type GancResult } from './helpers/logos_fixture.ts';
+import { finished, ganc, killWhen, lines, logosFixture, MODELS, show, spawnGanc, tempDir, type GancResult } from './helpers/logos_fixture.ts';
 
 const STEPS = 6;
 const quiet = { write: () => true } as unknown as NodeJS.WriteStream;
@@ -173,16 +172,10 @@ describe('kill -9 and --resume with SN vectors, a gradient penalty, 2 critic upd
     const args = (out: string) => ['run', MODEL, '--data', logos, '--out', out, '--steps', String(N), '--seed', '4', '--ckpt-every', '4', '--sample-every', '1000', '--threads', '1'];
     const child = await spawnGanc(args(b));
     const done = finished(child);
-    const kill = (async () => {
-      while (child.exitCode === null && child.signalCode === null) {
-        const at = ckptStep(b);
-        if (at >= KILL_AT && (readMetrics(join(b, 'metrics.jsonl')).at(-1)?.step ?? 0) > at) {
-          child.kill('SIGKILL');
-          break;
-        }
-        await sleep(20);
-      }
-    })();
+    const kill = killWhen(child, () => {
+      const at = ckptStep(b);
+      return at >= KILL_AT && (readMetrics(join(b, 'metrics.jsonl')).at(-1)?.step ?? 0) > at;
+    });
     [runA, killed] = await Promise.all([ganc(args(a)), done, kill]);
     resumed = await ganc(['run', MODEL, '--out', b, '--resume', '--threads', '1']);
   });

@@ -6,11 +6,10 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { readCheckpoint } from '../src/runtime/checkpoint.ts';
 import { readMetrics } from '../src/runtime/run_folder.ts';
-import { finished, ganc, lines, logosFixture, MODELS, show, spawnGanc, tempDir, TINY, type GancResult } from './helpers/logos_fixture.ts';
+import { finished, ganc, killWhen, lines, logosFixture, MODELS, show, spawnGanc, tempDir, TINY, type GancResult } from './helpers/logos_fixture.ts';
 
 const N = 40;
 const KILL_AT = 15;
@@ -46,18 +45,12 @@ before(async () => {
   const args = (out: string) => ['run', TINY, '--data', logos, '--out', out, '--steps', String(N), '--seed', '7', '--ckpt-every', '5', '--sample-every', '1000', '--threads', '1'];
   const childB = await spawnGanc(args(b));
   const doneB = finished(childB);
-  const killB = (async () => {
-    // Kill once the checkpoint has reached KILL_AT and a step or two past it are logged, so the resumed run must also
-    // drop the rows the killed one wrote after its last checkpoint.
-    while (childB.exitCode === null && childB.signalCode === null) {
-      const ckpt = checkpointStep(b);
-      if (ckpt >= KILL_AT && lastLoggedStep(b) >= ckpt + 2) {
-        childB.kill('SIGKILL');
-        break;
-      }
-      await sleep(20);
-    }
-  })();
+  // Kill once the checkpoint has reached KILL_AT and a step or two past it are logged, so the resumed run must also
+  // drop the rows the killed one wrote after its last checkpoint.
+  const killB = killWhen(childB, () => {
+    const ckpt = checkpointStep(b);
+    return ckpt >= KILL_AT && lastLoggedStep(b) >= ckpt + 2;
+  });
   [runA, killed] = await Promise.all([ganc(args(a)), doneB, killB]);
   killedAt = { checkpoint: checkpointStep(b), logged: lastLoggedStep(b) };
 

@@ -78,6 +78,36 @@ export function finished(child: ChildProcess): Promise<GancResult> {
   });
 }
 
+/**
+ * kill -9 a started ganc once `ready()` holds, looking while it is stopped: single-stepped (SIGSTOP, look, SIGCONT,
+ * 20 ms), so that neither a busy machine nor a fast run lets it finish between two looks or move on between the look
+ * and the kill (a 16-step tiny run takes well under a second; CI once saw one never killed).
+ */
+export async function killWhen(child: ChildProcess, ready: () => boolean): Promise<void> {
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(child.pid!, s);
+    } catch {
+      /* already gone */
+    }
+  };
+  while (child.exitCode === null && child.signalCode === null) {
+    signal('SIGSTOP');
+    let now = false;
+    try {
+      now = ready();
+    } catch {
+      /* a file not written yet */
+    }
+    if (now) {
+      child.kill('SIGKILL');
+      return;
+    }
+    signal('SIGCONT');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Runs `ganc ARGS` to the end. */
 export async function ganc(args: string[], env: Record<string, string> = {}): Promise<GancResult> {
   return finished(await spawnGanc(args, env));
