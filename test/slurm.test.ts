@@ -18,7 +18,7 @@ import { type StudyReport, buildReport, formatReport } from '../src/runtime/stud
 import { readStudyJson } from '../src/runtime/study/plan.ts';
 import { type SlurmPlan, arrayScript, reportScript } from '../src/runtime/study/slurm.ts';
 import { type SlurmRecord, activePairs, pairTasks } from '../src/runtime/study/slurm_jobs.ts';
-import { finished, ganc, logosFixture, REPO, show, spawnGanc, tempDir } from './helpers/logos_fixture.ts';
+import { finished, ganc, logosFixture, REPO, show, spawnGanc, stopWhen, tempDir } from './helpers/logos_fixture.ts';
 import { type ClusterOrSkip, type SlurmCluster, startSlurmCluster } from './helpers/slurm_cluster.ts';
 import { buildLogos } from '../src/runtime/data/logos.ts';
 import { heldBy } from '../src/runtime/run_lock.ts';
@@ -212,15 +212,10 @@ test('on a one-node Slurm: the study as a job array gives the local numbers; a c
   assert.match(squeue('--jobs', report, '--format=%T %r'), /PENDING Dependency/);
 
   // Hold base seed 1 once it has checkpointed and evaluated step 3, then cancel it. Six tiny steps pass in about a
-  // second, faster than a poll can catch one: the run is single-stepped (stopped, looked at, let go for 20 ms).
+  // second, faster than a poll can catch one: the run is single-stepped (stopWhen).
   const held = join(dir, 'base/seed-1');
   const { pid } = await until('base seed 1 to start', () => heldBy(held));
-  for (;;) {
-    process.kill(pid, 'SIGSTOP');
-    if (readEvals(join(held, 'evals.jsonl')).some((r) => r.step === 3)) break;
-    process.kill(pid, 'SIGCONT');
-    await sleep(20);
-  }
+  assert.ok(await stopWhen(pid, () => readEvals(join(held, 'evals.jsonl')).some((r) => r.step === 3)), 'base seed 1 ended before step 3');
   assert.ok(!readEvals(join(held, 'evals.jsonl')).some((r) => r.step === 6), 'held before it finished');
 
   // While the array runs, the report shows the held run as running, with its progress (the report's text, built

@@ -79,33 +79,30 @@ export function finished(child: ChildProcess): Promise<GancResult> {
 }
 
 /**
- * kill -9 a started ganc once `ready()` holds, looking while it is stopped: single-stepped (SIGSTOP, look, SIGCONT,
- * 20 ms), so that neither a busy machine nor a fast run lets it finish between two looks or move on between the look
- * and the kill (a 16-step tiny run takes well under a second; CI once saw one never killed).
+ * Single-steps process `pid` (SIGSTOP, look, SIGCONT, 20 ms) until `ready()` holds while it is stopped, and leaves it
+ * stopped then (true); false if it ended first. A tiny run takes well under a second: polled while it runs, it could
+ * finish between two looks on a busy machine (CI once saw that) or move on between the look and what follows.
  */
-export async function killWhen(child: ChildProcess, ready: () => boolean): Promise<void> {
-  const signal = (s: NodeJS.Signals) => {
+export async function stopWhen(pid: number, ready: () => boolean): Promise<boolean> {
+  for (;;) {
     try {
-      process.kill(child.pid!, s);
+      process.kill(pid, 'SIGSTOP');
     } catch {
-      /* already gone */
+      return false; // gone
     }
-  };
-  while (child.exitCode === null && child.signalCode === null) {
-    signal('SIGSTOP');
-    let now = false;
     try {
-      now = ready();
+      if (ready()) return true;
     } catch {
       /* a file not written yet */
     }
-    if (now) {
-      child.kill('SIGKILL');
-      return;
-    }
-    signal('SIGCONT');
+    process.kill(pid, 'SIGCONT');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** kill -9 a started ganc once `ready()` holds (looked at while it is stopped, see stopWhen). */
+export async function killWhen(child: ChildProcess, ready: () => boolean): Promise<void> {
+  if (await stopWhen(child.pid!, ready)) child.kill('SIGKILL');
 }
 
 /** Runs `ganc ARGS` to the end. */
