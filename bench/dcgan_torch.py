@@ -34,6 +34,10 @@ def parse_args():
                    help="conv-adjoint (the peer): the transposed conv as conv backward-data, on oneDNN, as current "
                         "PyTorch releases run nn.ConvTranspose2d; native: nn.ConvTranspose2d of Debian's torch 1.13, "
                         "which runs on a slow non-oneDNN path")
+    p.add_argument("--freeze-d", type=int, default=1,
+                   help="1 (the peer): D's parameters stop requiring gradients during G steps, so its weight "
+                        "gradients are not computed there (as StyleGAN2-ADA and BigGAN-PyTorch do); 0: plain loop")
+    p.add_argument("--channels-last", type=int, default=0, help="1: models and batches in channels_last memory format")
     p.add_argument("--data", help="train on this image folder (end-to-end loop) instead of a fixed random batch")
     p.add_argument("--steps", type=int, default=40, help="with --data: iterations to run")
     p.add_argument("--workers", type=int, default=1, help="with --data: DataLoader worker processes (0: no prefetch)")
@@ -223,7 +227,7 @@ def to_float(batch):
     return torch.stack([b[0] for b in batch]).float().div_(127.5).sub_(1)
 
 
-def train_loop(G, D, opt_g, opt_d, bce, dev):
+def train_loop(G, D, opt_g, opt_d, bce, dev, fmt):
     """The end-to-end peer of `ganc run`: per-iteration wall times over a real image folder."""
     t_load = time.perf_counter()
     pixels = load_folder(args.data, args.size)
@@ -238,18 +242,20 @@ def train_loop(G, D, opt_g, opt_d, bce, dev):
     stamps, step, t0 = [], 0, time.perf_counter()
     while step < args.steps:
         for real in loader:
-            real = real.to(dev, non_blocking=True)
+            real = real.to(dev, non_blocking=True, memory_format=fmt)
             with torch.no_grad():
                 fake = G(torch.rand(B, args.zdim, device=dev) * 2 - 1)
             loss_d = bce(D(real), ones) + bce(D(fake), zeros)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
+            D.requires_grad_(not args.freeze_d)
             for _ in range(args.g_steps):
                 loss_g = bce(D(G(torch.rand(B, args.zdim, device=dev) * 2 - 1)), ones)
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()
+            D.requires_grad_(True)
             step += 1
             row = {"step": step, "time": time.perf_counter() - t0, "d_loss": loss_d.item(), "g_loss": loss_g.item()}
             stamps.append(row["time"])
@@ -273,15 +279,16 @@ def main():
     D = Discriminator(args.size, args.df, args.channels)
     G.apply(init_weights)
     D.apply(init_weights)
-    G.to(dev)
-    D.to(dev)
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    G.to(dev, memory_format=fmt)
+    D.to(dev, memory_format=fmt)
     G.train()
     D.train()
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
     bce = nn.BCEWithLogitsLoss()
     if args.data:
-        stamps, load_s, count = train_loop(G, D, opt_g, opt_d, bce, dev)
+        stamps, load_s, count = train_loop(G, D, opt_g, opt_d, bce, dev, fmt)
         w = min(args.warmup, len(stamps) - 1)
         result = {
             "steady_s_per_it": (stamps[-1] - stamps[w - 1 if w else 0]) / (len(stamps) - max(w, 1)),
@@ -292,7 +299,7 @@ def main():
         print(json.dumps(result) if args.json else result)
         return
     B = args.batch
-    real = torch.rand(B, args.channels, args.size, args.size, device=dev) * 2 - 1
+    real = (torch.rand(B, args.channels, args.size, args.size, device=dev) * 2 - 1).contiguous(memory_format=fmt)
     ones = torch.ones(B, 1, device=dev)
     zeros = torch.zeros(B, 1, device=dev)
 
@@ -306,11 +313,13 @@ def main():
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
+        D.requires_grad_(not args.freeze_d)  # no D weight gradients in G steps (--freeze-d)
         for _ in range(args.g_steps):
             loss_g = bce(D(G(z())), ones)  # non-saturating
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
+        D.requires_grad_(True)
         return loss_d.item(), loss_g.item()
 
     times, cpu = [], []
@@ -331,7 +340,7 @@ def main():
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "config": {k: getattr(args, k) for k in ("size", "batch", "gf", "df", "zdim", "channels", "g_steps", "deconv")},
+        "config": {k: getattr(args, k) for k in ("size", "batch", "gf", "df", "zdim", "channels", "g_steps", "deconv", "freeze_d", "channels_last")},
         "final_losses": {"d": losses[0], "g": losses[1]},
     }
     if args.json:
