@@ -227,7 +227,51 @@ def to_float(batch):
     return torch.stack([b[0] for b in batch]).float().div_(127.5).sub_(1)
 
 
-def train_loop(G, D, opt_g, opt_d, bce, dev, fmt):
+def build(size, gf, df, fmt=torch.contiguous_format, dev="cpu"):
+    """G, D (initialized as SEED.md says, train mode, in memory format fmt) and their Adam optimizers."""
+    G = Generator(size, gf, args.zdim, args.channels)
+    D = Discriminator(size, df, args.channels)
+    G.apply(init_weights)
+    D.apply(init_weights)
+    G.to(dev, memory_format=fmt)
+    D.to(dev, memory_format=fmt)
+    G.train()
+    D.train()
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
+    return G, D, opt_g, opt_d
+
+
+BCE = nn.BCEWithLogitsLoss()
+
+
+def update(G, D, opt_g, opt_d, real, g_steps=1, freeze_d=True):
+    """One iteration: a D update on real and G(z), then g_steps G updates, each with a fresh G forward (the
+    non-saturating loss). freeze_d: D's parameters stop requiring gradients during G updates, so autograd skips D's
+    weight gradients there (the peer's form). Returns the last D and G losses as tensors."""
+    B, dev = real.shape[0], real.device
+    ones, zeros = torch.ones(B, 1, device=dev), torch.zeros(B, 1, device=dev)
+
+    def z():
+        return torch.rand(B, args.zdim, device=dev) * 2 - 1
+
+    with torch.no_grad():  # D update: G forward only, no graph needed through G
+        fake = G(z())
+    loss_d = BCE(D(real), ones) + BCE(D(fake), zeros)
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    D.requires_grad_(not freeze_d)
+    for _ in range(g_steps):
+        loss_g = BCE(D(G(z())), ones)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+    D.requires_grad_(True)
+    return loss_d, loss_g
+
+
+def train_loop(G, D, opt_g, opt_d, dev, fmt):
     """The end-to-end peer of `ganc run`: per-iteration wall times over a real image folder."""
     t_load = time.perf_counter()
     pixels = load_folder(args.data, args.size)
@@ -237,25 +281,12 @@ def train_loop(G, D, opt_g, opt_d, bce, dev, fmt):
         torch.utils.data.TensorDataset(pixels), batch_size=B, shuffle=True, drop_last=True,
         num_workers=args.workers, collate_fn=to_float, persistent_workers=args.workers > 0,
         generator=torch.Generator().manual_seed(args.seed))
-    ones, zeros = torch.ones(B, 1, device=dev), torch.zeros(B, 1, device=dev)
     log = open(args.metrics, "w") if args.metrics else None
     stamps, step, t0 = [], 0, time.perf_counter()
     while step < args.steps:
         for real in loader:
             real = real.to(dev, non_blocking=True, memory_format=fmt)
-            with torch.no_grad():
-                fake = G(torch.rand(B, args.zdim, device=dev) * 2 - 1)
-            loss_d = bce(D(real), ones) + bce(D(fake), zeros)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            D.requires_grad_(not args.freeze_d)
-            for _ in range(args.g_steps):
-                loss_g = bce(D(G(torch.rand(B, args.zdim, device=dev) * 2 - 1)), ones)
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                opt_g.step()
-            D.requires_grad_(True)
+            loss_d, loss_g = update(G, D, opt_g, opt_d, real, args.g_steps, args.freeze_d)
             step += 1
             row = {"step": step, "time": time.perf_counter() - t0, "d_loss": loss_d.item(), "g_loss": loss_g.item()}
             stamps.append(row["time"])
@@ -275,20 +306,10 @@ def main():
         sys.exit("--size must be a multiple of 16")
     torch.manual_seed(args.seed)
     dev = torch.device(args.device)
-    G = Generator(args.size, args.gf, args.zdim, args.channels)
-    D = Discriminator(args.size, args.df, args.channels)
-    G.apply(init_weights)
-    D.apply(init_weights)
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
-    G.to(dev, memory_format=fmt)
-    D.to(dev, memory_format=fmt)
-    G.train()
-    D.train()
-    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
-    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
-    bce = nn.BCEWithLogitsLoss()
+    G, D, opt_g, opt_d = build(args.size, args.gf, args.df, fmt, dev)
     if args.data:
-        stamps, load_s, count = train_loop(G, D, opt_g, opt_d, bce, dev, fmt)
+        stamps, load_s, count = train_loop(G, D, opt_g, opt_d, dev, fmt)
         w = min(args.warmup, len(stamps) - 1)
         result = {
             "steady_s_per_it": (stamps[-1] - stamps[w - 1 if w else 0]) / (len(stamps) - max(w, 1)),
@@ -300,26 +321,9 @@ def main():
         return
     B = args.batch
     real = (torch.rand(B, args.channels, args.size, args.size, device=dev) * 2 - 1).contiguous(memory_format=fmt)
-    ones = torch.ones(B, 1, device=dev)
-    zeros = torch.zeros(B, 1, device=dev)
-
-    def z():
-        return torch.rand(B, args.zdim, device=dev) * 2 - 1
 
     def iteration():
-        with torch.no_grad():  # D step: G forward only, no graph needed through G
-            fake = G(z())
-        loss_d = bce(D(real), ones) + bce(D(fake), zeros)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        D.requires_grad_(not args.freeze_d)  # no D weight gradients in G steps (--freeze-d)
-        for _ in range(args.g_steps):
-            loss_g = bce(D(G(z())), ones)  # non-saturating
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-        D.requires_grad_(True)
+        loss_d, loss_g = update(G, D, opt_g, opt_d, real, args.g_steps, args.freeze_d)
         return loss_d.item(), loss_g.item()
 
     times, cpu = [], []

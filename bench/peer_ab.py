@@ -24,36 +24,12 @@ sys.argv = [sys.argv[0], "--size", str(a.size), "--gf", str(a.gf), "--df", str(a
 import dcgan_torch as m  # noqa: E402
 import torch  # noqa: E402
 
-B, Z = 64, 100
-bce = torch.nn.BCEWithLogitsLoss()
-ones, zeros = torch.ones(B, 1), torch.zeros(B, 1)
-
 
 def form(freeze, fmt):
     torch.manual_seed(0)
-    G, D = m.Generator(a.size, a.gf, Z, 3), m.Discriminator(a.size, a.gf, 3)
-    G.apply(m.init_weights)
-    D.apply(m.init_weights)
-    G.to(memory_format=fmt)
-    D.to(memory_format=fmt)
-    og = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    od = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    real = (torch.rand(B, 3, a.size, a.size) * 2 - 1).contiguous(memory_format=fmt)
-
-    def iteration():
-        with torch.no_grad():
-            fake = G(torch.rand(B, Z) * 2 - 1)
-        ld = bce(D(real), ones) + bce(D(fake), zeros)
-        od.zero_grad(set_to_none=True)
-        ld.backward()
-        od.step()
-        D.requires_grad_(not freeze)
-        lg = bce(D(G(torch.rand(B, Z) * 2 - 1)), ones)
-        og.zero_grad(set_to_none=True)
-        lg.backward()
-        og.step()
-        D.requires_grad_(True)
-    return iteration
+    G, D, opt_g, opt_d = m.build(a.size, a.gf, a.gf, fmt)
+    real = (torch.rand(64, 3, a.size, a.size) * 2 - 1).contiguous(memory_format=fmt)
+    return lambda: m.update(G, D, opt_g, opt_d, real, 1, freeze)
 
 
 known = {"plain": (False, torch.contiguous_format), "freeze": (True, torch.contiguous_format),
