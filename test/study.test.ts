@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readEvals } from '../src/runtime/eval_along.ts';
 import { readStudyJson } from '../src/runtime/study/plan.ts';
+import { defaultJobs } from '../src/runtime/study/runner.ts';
 import { writeJson } from '../src/runtime/run_folder.ts';
 import { writeStudyReport } from '../src/runtime/study/write_report.ts';
 import type { StudyReport } from '../src/runtime/study/report.ts';
@@ -139,4 +140,14 @@ test('bad study input: one line naming the file (and line), exit 1, nothing writ
   const notStudy = await ganc(['study', '--report', out], e);
   assert.equal(notStudy.code, 1);
   assert.match(notStudy.stderr, /not a study folder \(no study\.json\)/);
+});
+
+test('without --jobs a study runs one run per core (cores / --threads), at most one per 2 GiB of memory', () => {
+  const GiB = 1024 ** 3;
+  assert.equal(defaultJobs(undefined, 2, 24 * GiB), 2);
+  assert.equal(defaultJobs(2, 2, 24 * GiB), 1);
+  assert.equal(defaultJobs(3, 8, 24 * GiB), 2);
+  assert.equal(defaultJobs(undefined, 16, 8 * GiB), 4);
+  assert.equal(defaultJobs(undefined, 4, 1 * GiB), 1);
+  assert.equal(defaultJobs(4, 2, 24 * GiB), 1);
 });

@@ -18,7 +18,7 @@ import { positiveInts } from './options.ts';
 export interface StudyArgs {
   study?: string;
   out?: string;
-  jobs: number;
+  jobs?: number;
   threads?: number;
   commands: boolean;
   report?: string;
@@ -103,7 +103,7 @@ export const studyCommand: CommandModule<object, StudyArgs> = {
   builder: (y) => y
     .positional('study', { type: 'string', describe: 'study file (.ts): export default study({...})' })
     .option('out', { alias: 'o', type: 'string', describe: 'study folder (default runs/study-<name>)' })
-    .option('jobs', { type: 'number', default: 1, describe: 'runs at once (the cores are split between them)' })
+    .option('jobs', { type: 'number', describe: 'runs at once, the cores split between them (default: one per core, or cores / --threads; at most one per 2 GiB of memory)' })
     .option('threads', { type: 'number', describe: 'threads per run (default: cores / jobs)' })
     .option('commands', { type: 'boolean', default: false, describe: 'print one `ganc run` command per run (for a cluster scheduler) instead of running' })
     .option('report', { type: 'string', describe: 'write the report of study folder DIR from the runs that have finished' })
