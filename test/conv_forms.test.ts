@@ -21,8 +21,8 @@ interface Case {
   name: string;
   x: number[];
   layer: (x: Tensor) => Tensor;
-  /** Forms that must fire: op types that appear only in that form. */
-  expect: ('dense' | 'phase' | 'patches')[];
+  /** Forms that must fire when on (alone or with others; winograd takes precedence over phase and patches). */
+  expect: (keyof ConvForms)[];
 }
 
 const cases: Case[] = [
@@ -31,6 +31,11 @@ const cases: Case[] = [
   { name: 'conv2d k5 s2 VALID-ish pads 5×5 → 1×1 (dense)', x: [2, 2, 5, 5], layer: (x) => conv2d(x, 3, { padding: 'VALID' }), expect: ['dense'] },
   { name: 'deconv2d k5 s2 SAME 2×2 → 4×4 (dense)', x: [3, 6, 2, 2], layer: (x) => deconv2d(x, 4), expect: ['dense'] },
   { name: 'deconv2d k5 s2 SAME 4×4 → 8×8 (phase)', x: [3, 6, 4, 4], layer: (x) => deconv2d(x, 5), expect: ['phase'] },
+  { name: 'deconv2d k5 s2 SAME 4×4 → 8×8, 64 channels each side (winograd, one tile; phase without it)', x: [2, 64, 4, 4], layer: (x) => deconv2d(x, 64), expect: ['winograd', 'phase'] },
+  { name: 'conv2d k5 s2 SAME 16×16 with bias (winograd forward and input gradient)', x: [2, 64, 16, 16], layer: (x) => conv2d(x, 64), expect: ['winograd'] },
+  { name: 'conv2d k5 s2 SAME 8×24 (winograd, non-square, 1 × 3 tiles)', x: [2, 64, 8, 24], layer: (x) => conv2d(x, 64), expect: ['winograd'] },
+  { name: 'conv2d k5 s2 SAME 16×16, batch 64 (winograd in 4 batch chunks of 16)', x: [64, 64, 16, 16], layer: (x) => conv2d(x, 64), expect: ['winograd'] },
+  { name: 'deconv2d k5 s2 SAME 8×8 → 16×16 with bias (winograd, 2 × 2 tiles)', x: [2, 64, 8, 8], layer: (x) => deconv2d(x, 64), expect: ['winograd'] },
   { name: 'deconv2d k4 s2 SAME 3×3 → 6×6 (phase, even kernel)', x: [2, 3, 3, 3], layer: (x) => deconv2d(x, 2, { kernel: 4 }), expect: ['phase'] },
   { name: 'deconv2d k3 s3 SAME 2×4 → 6×12 (phase, stride 3, non-square)', x: [2, 3, 2, 4], layer: (x) => deconv2d(x, 2, { kernel: 3, stride: 3 }), expect: ['phase'] },
   { name: 'deconv2d k5 s2 VALID 3×3 → 9×9 (phase, crop)', x: [2, 3, 3, 3], layer: (x) => deconv2d(x, 2, { padding: 'VALID' }), expect: ['phase'] },
@@ -41,8 +46,8 @@ const cases: Case[] = [
   { name: 'conv2d k3 s1 SAME 6×5 (patches, non-square)', x: [2, 3, 6, 5], layer: (x) => conv2d(x, 4, { kernel: 3, stride: 1 }), expect: ['patches'] },
 ];
 
-const ALL: ConvForms = { dense: true, phase: true, patches: true };
-const ONLY = (f: keyof ConvForms): ConvForms => ({ dense: false, phase: false, patches: false, [f]: true });
+const ALL: ConvForms = { dense: true, winograd: true, phase: true, patches: true };
+const ONLY = (f: keyof ConvForms): ConvForms => ({ dense: false, winograd: false, phase: false, patches: false, [f]: true });
 const convs = (x: Graph) => x.nodes.filter((n) => n.op === 'Conv' || n.op === 'ConvTranspose' || n.op === 'ConvWeightGrad').length;
 
 /** The layer, a loss against a fixed random tensor, and gradients w.r.t. its input and every parameter. */
@@ -60,9 +65,13 @@ function graphOf(c: Case): { g: Graph; feeds: Record<string, Float32Array> } {
   return { g, feeds };
 }
 
-function assertClose(a: Float32Array, b: Float32Array, what: string): void {
+/**
+ * a ≈ b to float32 rounding, relative to their largest value — for the loss (one number, a sum of y·r with much
+ * cancellation), relative to the largest y·r term's size instead, given as `scale`.
+ */
+function assertClose(a: Float32Array, b: Float32Array, what: string, scale = 0): void {
   assert.equal(a.length, b.length, what);
-  let scale = 0, err = 0;
+  let err = 0;
   for (let i = 0; i < a.length; i++) {
     scale = Math.max(scale, Math.abs(a[i]));
     err = Math.max(err, Math.abs(a[i] - b[i]));
@@ -70,22 +79,26 @@ function assertClose(a: Float32Array, b: Float32Array, what: string): void {
   assert.ok(err <= 2e-5 * Math.max(scale, 1), `${what}: max difference ${err} (scale ${scale})`);
 }
 
+const largest = (v: Float32Array) => v.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+
 for (const c of cases) {
   test(c.name, async () => {
     const { g, feeds } = graphOf(c);
     const plain = await runGraph(g, feeds);
     const ops = (x: Graph) => new Set(x.nodes.map((n) => n.op));
-    for (const forms of [ALL, ONLY('dense'), ONLY('phase'), ONLY('patches'), { ...ONLY('phase'), patches: true }]) {
+    for (const forms of [ALL, ONLY('dense'), ONLY('winograd'), ONLY('phase'), ONLY('patches'), { ...ONLY('phase'), patches: true }]) {
       const lowered = chooseConvForms(g, forms);
       const seen = ops(lowered);
       // dense and patches are told apart only when each is the one form on (both leave fewer convolution nodes and
-      // both use MatMul and Gather); phase is the one form with DepthToSpace.
+      // both use MatMul and Gather); phase is the one form with DepthToSpace, winograd the one with a weight transform
+      // [36, M·4C], and it takes the convolutions phase would.
       const alone = (f: keyof ConvForms) => Object.entries(forms).every(([k, on]) => on === (k === f));
       const fewer = convs(lowered) < convs(g);
-      const fired = { dense: !alone('dense') || fewer, phase: seen.has('DepthToSpace'), patches: !alone('patches') || fewer };
-      for (const f of c.expect) if (forms[f]) assert.ok(fired[f], `${f} form did not fire with ${JSON.stringify(forms)}`);
+      const winograd = lowered.nodes.some((n) => n.op === 'MatMul' && n.outputs[0].shape.length === 2 && n.outputs[0].shape[0] === 36);
+      const fired = { dense: !alone('dense') || fewer, winograd, phase: seen.has('DepthToSpace'), patches: !alone('patches') || fewer };
+      for (const f of c.expect) if (forms[f] && !(f === 'phase' && forms.winograd)) assert.ok(fired[f], `${f} form did not fire with ${JSON.stringify(forms)}`);
       const out = await runGraph(lowered, feeds);
-      for (const k of Object.keys(plain)) assertClose(out[k], plain[k], `${k} with ${JSON.stringify(forms)}`);
+      for (const k of Object.keys(plain)) assertClose(out[k], plain[k], `${k} with ${JSON.stringify(forms)}`, k === 'loss' ? largest(plain.y) * largest(feeds.r) : 0);
     }
   });
 }
@@ -93,9 +106,11 @@ for (const c of cases) {
 test('only the training graphs get the forms; generate (export) keeps ConvTranspose', () => {
   const c = compileGan(variant(dcgan({ size: 16, gf: 4, df: 4, channels: 3 }), { batch: 4 }));
   const ops = (name: string) => new Set(c.graphs.find((g) => g.name === name)!.nodes.map((n) => n.op));
-  assert.ok(ops('d_step').has('DepthToSpace') && ops('g_step').has('DepthToSpace'));
+  const plain = compileGan(variant(dcgan({ size: 16, gf: 4, df: 4, channels: 3 }), { batch: 4 }), { convForms: { dense: false, winograd: false, phase: false, patches: false } });
+  const convNodes = (x: typeof c, name: string) => convs(x.graphs.find((g) => g.name === name)!);
+  for (const step of ['d_step', 'g_step']) assert.ok(convNodes(c, step) < convNodes(plain, step), `${step} keeps every convolution`);
+  assert.equal(convNodes(c, 'generate'), convNodes(plain, 'generate'));
   assert.ok(!ops('generate').has('DepthToSpace') && ops('generate').has('ConvTranspose'));
-  const plain = compileGan(variant(dcgan({ size: 16, gf: 4, df: 4, channels: 3 }), { batch: 4 }), { convForms: { dense: false, phase: false, patches: false } });
   // FLOPs are the model's arithmetic, whatever form runs it.
   assert.equal(c.manifest.flopsPerIteration, plain.manifest.flopsPerIteration);
 });

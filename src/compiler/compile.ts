@@ -31,7 +31,7 @@ const STEP_GRAPHS = new Set(['d_step', 'g_step']);
 function defaultConvForms(): ConvForms {
   const env = process.env.GANC_CONV_FORMS;
   if (env === undefined) return ALL_CONV_FORMS;
-  return { dense: env.includes('dense'), phase: env.includes('phase'), patches: env.includes('patches') };
+  return { dense: env.includes('dense'), winograd: env.includes('winograd'), phase: env.includes('phase'), patches: env.includes('patches') };
 }
 
 export interface TensorEntry {
