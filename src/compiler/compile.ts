@@ -21,7 +21,7 @@ import { traceGan, type TraceOptions } from './trace_gan.ts';
 export interface CompileOptions extends TraceOptions {
   /** Also build `train_k`, which runs this many iterations per run() (fuse_steps.ts). Off unless set. */
   stepsPerRun?: number;
-  /** Convolution forms of the training graphs (passes/conv_forms.ts); default: all (env GANC_CONV_FORMS=none|dense,phase,patches… for A/B). */
+  /** Convolution forms of the training graphs (passes/conv_forms.ts); default: all (env GANC_CONV_FORMS=none|dense,winograd,phase,patches… for A/B). */
   convForms?: ConvForms;
 }
 
