@@ -49,8 +49,8 @@ const MAX_WEIGHT = 1 << 23;
 
 /**
  * Largest transformed input (U, floats) of one batch chunk. ORT's planner hands a freed buffer to the next value of
- * the same size, which keeps it allocated in between: a forward's U and its input gradient's held theirs from forward
- * to backward. Peak RSS at 64 px 710 MB with whole batches, 641 in chunks of 16 images; at 32 px width 64 570 with
+ * the identical shape, which keeps it allocated in between: a forward's U and its input gradient's (same shapes) held
+ * theirs from forward to backward. Peak RSS at 64 px 710 MB with whole batches, 641 in chunks of 16 images; at 32 px width 64 570 with
  * U ≤ 2 M floats a chunk, 529 with 1 M, 510 with 0.5 M. No detectable time difference (bench/ab_paired.ts, 32 px width
  * 64: 1.006 CPU); chunks of 8 images cost 6% at 64 px.
  */
