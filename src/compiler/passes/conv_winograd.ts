@@ -50,9 +50,9 @@ const MAX_WEIGHT = 1 << 23;
 /**
  * Largest transformed input (U, floats) of one batch chunk. ORT's planner hands a freed buffer to the next value of
  * the identical shape, which keeps it allocated in between: a forward's U and its input gradient's (same shapes) held
- * theirs from forward to backward. Peak RSS at 64 px 710 MB with whole batches, 641 in chunks of 16 images; at 32 px width 64 570 with
- * U ≤ 2 M floats a chunk, 529 with 1 M, 510 with 0.5 M. No detectable time difference (bench/ab_paired.ts, 32 px width
- * 64: 1.006 CPU); chunks of 8 images cost 6% at 64 px.
+ * theirs from forward to backward. Peak RSS at 64 px 710 MB with whole batches, 641 in chunks of 16 images; at 32 px
+ * width 64 570 with U ≤ 2 M floats a chunk, 529 with 1 M, 510 with 0.5 M. No detectable time difference
+ * (bench/ab_paired.ts, 32 px width 64: 1.006 CPU); chunks of 8 images cost 6% at 64 px.
  */
 const CHUNK_FLOATS = 1 << 19;
 /** Fewest images in a chunk. */
@@ -120,6 +120,9 @@ const constant = (b: Builder, { once }: Memo, name: string, make: () => number[]
   const m = make();
   return b.constant(m.flat(), [m.length, m[0].length]);
 });
+/** The input transform along an axis of L pixels, and the output transform's transpose: one constant each per graph. */
+const inputs = (b: Builder, memo: Memo, L: number) => constant(b, memo, `B${L}`, () => inputMatrix(L));
+const outputs = (b: Builder, memo: Memo, L: number) => constant(b, memo, `A${L}`, () => outputMatrixT(L));
 
 /**
  * The transformed weight [1, 6, 1, 6, M, 4C] (broadcast over tiles; contraction index (phase row, phase column, c)),
@@ -153,12 +156,12 @@ function winogradConv(b: Builder, x: Value, w: Value, g: Geometry, memo: Memo): 
   const { N, C, M, H, W } = g;
   const [Th, Tw, Hp, Wp] = [H / 8, W / 8, H / 2 + 1, W / 2 + 1];
   const phases = b.emit1('SpaceToDepth', [pad(b, x, [0, 0, 1, 1, 0, 0, 1, 1])], { blocksize: 2 });
-  const v = matmul(b, constant(b, memo, `B${W}`, () => inputMatrix(W)), reshape(b, phases, [N * 4 * C * Hp, Wp]), false, true);
-  const u = matmul(b, constant(b, memo, `B${H}`, () => inputMatrix(H)), reshape(b, v, [Tw * 6 * N * 4 * C, Hp]), false, true);
+  const v = matmul(b, inputs(b, memo, W), reshape(b, phases, [N * 4 * C * Hp, Wp]), false, true);
+  const u = matmul(b, inputs(b, memo, H), reshape(b, v, [Tw * 6 * N * 4 * C, Hp]), false, true);
   const gw = transpose(b, weight(b, w, g, memo), [0, 1, 2, 3, 5, 4]);
   const m = matmul(b, reshape(b, u, [Th, 6, Tw, 6, N, 4 * C]), gw);
-  const z = matmul(b, reshape(b, m, [Th * 6, Tw * 6 * N * M]), constant(b, memo, `A${H}`, () => outputMatrixT(H)), true, false);
-  const y = matmul(b, reshape(b, z, [Tw * 6, N * M * H / 2]), constant(b, memo, `A${W}`, () => outputMatrixT(W)), true, false);
+  const z = matmul(b, reshape(b, m, [Th * 6, Tw * 6 * N * M]), outputs(b, memo, H), true, false);
+  const y = matmul(b, reshape(b, z, [Tw * 6, N * M * H / 2]), outputs(b, memo, W), true, false);
   return reshape(b, y, [N, M, H / 2, W / 2]);
 }
 
@@ -166,11 +169,11 @@ function winogradConv(b: Builder, x: Value, w: Value, g: Geometry, memo: Memo): 
 function winogradConvTranspose(b: Builder, gy: Value, w: Value, g: Geometry, memo: Memo): Value {
   const { N, C, M, H, W } = g;
   const [Th, Tw, Hp, Wp] = [H / 8, W / 8, H / 2 + 1, W / 2 + 1];
-  const z = matmul(b, constant(b, memo, `A${W}`, () => outputMatrixT(W)), reshape(b, gy, [N * M * H / 2, W / 2]), false, true);
-  const m = matmul(b, constant(b, memo, `A${H}`, () => outputMatrixT(H)), reshape(b, z, [Tw * 6 * N * M, H / 2]), false, true);
+  const z = matmul(b, outputs(b, memo, W), reshape(b, gy, [N * M * H / 2, W / 2]), false, true);
+  const m = matmul(b, outputs(b, memo, H), reshape(b, z, [Tw * 6 * N * M, H / 2]), false, true);
   const u = matmul(b, reshape(b, m, [Th, 6, Tw, 6, N, M]), weight(b, w, g, memo));
-  const v = matmul(b, reshape(b, u, [Th * 6, Tw * 6 * N * 4 * C]), constant(b, memo, `B${H}`, () => inputMatrix(H)), true, false);
-  const p = matmul(b, reshape(b, v, [Tw * 6, N * 4 * C * Hp]), constant(b, memo, `B${W}`, () => inputMatrix(W)), true, false);
+  const v = matmul(b, reshape(b, u, [Th * 6, Tw * 6 * N * 4 * C]), inputs(b, memo, H), true, false);
+  const p = matmul(b, reshape(b, v, [Tw * 6, N * 4 * C * Hp]), inputs(b, memo, W), true, false);
   const phases = b.emit1('DepthToSpace', [reshape(b, p, [N, 4 * C, Hp, Wp])], { blocksize: 2, mode: 'DCR' });
   return slice(b, phases, [1, 1], [H + 1, W + 1], [2, 3]);
 }
