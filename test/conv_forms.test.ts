@@ -48,6 +48,8 @@ const cases: Case[] = [
 const ALL: ConvForms = { dense: true, winograd: true, phase: true, patches: true };
 const ONLY = (f: keyof ConvForms): ConvForms => ({ dense: false, winograd: false, phase: false, patches: false, [f]: true });
 const convs = (x: Graph) => x.nodes.filter((n) => n.op === 'Conv' || n.op === 'ConvTranspose' || n.op === 'ConvWeightGrad').length;
+/** The winograd form's weight transform [36, M·4C]: one per weight whose Conv / ConvTranspose has the form. */
+const weightTransforms = (x: Graph) => x.nodes.filter((n) => n.op === 'MatMul' && n.outputs[0].shape.length === 2 && n.outputs[0].shape[0] === 36);
 
 /** The layer, a loss against a fixed random tensor, and gradients w.r.t. its input and every parameter. */
 function graphOf(c: Case): { g: Graph; feeds: Record<string, Float32Array> } {
@@ -93,7 +95,7 @@ for (const c of cases) {
       // [36, M·4C], and it takes the convolutions phase would.
       const alone = (f: keyof ConvForms) => Object.entries(forms).every(([k, on]) => on === (k === f));
       const fewer = convs(lowered) < convs(g);
-      const winograd = lowered.nodes.some((n) => n.op === 'MatMul' && n.outputs[0].shape.length === 2 && n.outputs[0].shape[0] === 36);
+      const winograd = weightTransforms(lowered).length > 0;
       const fired = { dense: !alone('dense') || fewer, winograd, phase: seen.has('DepthToSpace'), patches: !alone('patches') || fewer };
       for (const f of c.expect) if (forms[f] && !(f === 'phase' && forms.winograd)) assert.ok(fired[f], `${f} form did not fire with ${JSON.stringify(forms)}`);
       const out = await runGraph(lowered, feeds);
@@ -115,12 +117,9 @@ test('only the training graphs get the forms; generate (export) keeps ConvTransp
 });
 
 test('winograd takes the DCGAN layers it pays on: 16×16 inputs of ≥ 64 channels, not 8×8 ones, nor 32×32', () => {
-  // Weight transforms [36, M·4C] per graph: one per weight whose Conv / ConvTranspose has the form.
   const transforms = (size: number, width: number, graph: string) => {
     const c = compileGan(variant(dcgan({ size, gf: width, df: width, channels: 3 }), { batch: 64 }));
-    return c.graphs.find((g) => g.name === graph)!.nodes
-      .filter((n) => n.op === 'MatMul' && n.outputs[0].shape.length === 2 && n.outputs[0].shape[0] === 36)
-      .map((n) => n.outputs[0].shape[1]).sort((p, q) => p - q);
+    return weightTransforms(c.graphs.find((g) => g.name === graph)!).map((n) => n.outputs[0].shape[1]).sort((p, q) => p - q);
   };
   // 64 px: D's 128 → 256 conv and G's 256 → 128 deconv (16×16 side); not the 8×8 256 ↔ 512 layers or 32×32 ones.
   assert.deepEqual(transforms(64, 64, 'd_step'), [256 * 4 * 128, 256 * 4 * 128]);
