@@ -44,7 +44,7 @@ const MEMORY_PER_JOB = 2 * 1024 ** 3;
  * Runs at once when the study does not say: one per core (cores / threads with --threads), at most one per 2 GiB of
  * memory. A study is a throughput job, and ORT's small-model kernels use one thread far better than two: on this
  * project's 2-core machine two 32 px runs side by side, one thread each, trained 1.5–1.65× the iterations per second of
- * one two-thread run at a time (README, "Performance"), with bit-identical losses.
+ * one two-thread run at a time (bench/HISTORY.md, seventh session), with bit-identical losses.
  */
 export function defaultJobs(threads: number | undefined, cores = availableParallelism(), memory = totalmem()): number {
   return Math.max(1, Math.min(Math.floor(cores / (threads ?? 1)), Math.floor(memory / MEMORY_PER_JOB)));
