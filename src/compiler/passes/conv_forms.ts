@@ -171,19 +171,24 @@ function phasePlan(n: Node) {
   return axes[0] && axes[1] ? { s: s[0], h: axes[0], w: axes[1] } : undefined;
 }
 
-export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Graph {
-  const b = new Builder();
-  const memo = new Map<string, Value>();
-  const once = (key: string, make: () => Value) => {
-    let v = memo.get(key);
-    if (!v) memo.set(key, (v = make()));
+/** One graph's rewrite: the builder of the new nodes, the values shared between nodes (memo), one member per form. */
+class FormBuilder {
+  readonly b = new Builder();
+  private readonly memo = new Map<string, Value>();
+  private readonly ids = new Map<Value, number>();
+  private scans = 0;
+
+  constructor(private readonly forms: ConvForms) {}
+
+  /** The value made once under `key` (weight forms, transposes, constants shared by several nodes). */
+  readonly once = (key: string, make: () => Value): Value => {
+    let v = this.memo.get(key);
+    if (!v) this.memo.set(key, (v = make()));
     return v;
   };
-  const repl = new Map<Value, Value>();
-  const ids = new Map<Value, number>();
-  const id = (v: Value) => (ids.has(v) ? ids.get(v)! : (ids.set(v, ids.size), ids.size - 1));
-  const nodes: Node[] = [];
-  let scans = 0;
+
+  /** A small number naming a value in memo keys. */
+  readonly id = (v: Value): number => (this.ids.has(v) ? this.ids.get(v)! : (this.ids.set(v, this.ids.size), this.ids.size - 1));
 
   /**
    * Wᵈ [Q·M, C·P] of the node's weight: Wᵈ[q, m, c, p] = w[m, c, tap(q, p)], or 0 where no tap links q and p — one
@@ -191,68 +196,68 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
    * the (large) weight. Rows are (q, m), so the forward's output and the input gradient's input are pixel-major
    * (a transpose of the small side); columns are x's own NCHW layout.
    */
-  const denseWeight = (geo: Geo, w: Value) => once(`Wd ${id(w)} ${key(geo)}`, () => {
+  private readonly denseWeight = (geo: Geo, w: Value) => this.once(`Wd ${this.id(w)} ${key(geo)}`, () => {
     const { x, y, k } = geo;
     const [M, C, Q, P, kk] = [y[1], x[1], y[2] * y[3], x[2] * x[3], k[0] * k[1]];
-    const taps = once(`taps ${key(geo)}`, () => {
+    const taps = this.once(`taps ${key(geo)}`, () => {
       const data = new Float32Array(Q * kk * P);
       tapTable(geo).forEach((t, i) => { if (t >= 0) data[(Math.floor(i / P) * kk + t) * P + (i % P)] = 1; });
-      return b.constant(data, [Q, kk, P]);
+      return this.b.constant(data, [Q, kk, P]);
     });
-    return reshape(b, matmul(b, reshape(b, w, [M * C, kk]), taps), [Q * M, C * P]);
+    return reshape(this.b, matmul(this.b, reshape(this.b, w, [M * C, kk]), taps), [Q * M, C * P]);
   });
   /** v [N, C, H, W] channels last, [N, H·W, C] (one Transpose per value, shared by the forms that read it). */
-  const channelsLast = (v: Value) => once(`nhwc ${id(v)}`, () => {
+  private readonly channelsLast = (v: Value) => this.once(`nhwc ${this.id(v)}`, () => {
     const [N, C] = v.shape;
-    return transpose(b, reshape(b, v, [N, C, numel(v.shape.slice(2))]), [0, 2, 1]);
+    return transpose(this.b, reshape(this.b, v, [N, C, numel(v.shape.slice(2))]), [0, 2, 1]);
   });
   /** y [N, M, Ho, Wo] as [N·Q, M] (pixel-major rows). */
-  const pixelRows = (v: Value) => reshape(b, channelsLast(v), [-1, v.shape[1]]);
+  private readonly pixelRows = (v: Value) => reshape(this.b, this.channelsLast(v), [-1, v.shape[1]]);
   /** x channels last with a zero pixel appended, [N, P + 1, C]: what im2col's Gathers read. */
-  const zeroPixel = (x: Value) => once(`xz ${id(x)}`, () => pad(b, channelsLast(x), [0, 0, 0, 0, 1, 0]));
+  private readonly zeroPixel = (x: Value) => this.once(`xz ${this.id(x)}`, () => pad(this.b, this.channelsLast(x), [0, 0, 0, 0, 1, 0]));
   /** dW laid out [M, (tap, c)] as the weight [M, C, kh, kw]. */
-  const tapMajorToWeight = (dw: Value, geo: Geo, C: number) => {
+  private readonly tapMajorToWeight = (dw: Value, geo: Geo, C: number) => {
     const [M, kk] = [geo.y[1], geo.k[0] * geo.k[1]];
-    return reshape(b, transpose(b, reshape(b, dw, [M, kk, C]), [0, 2, 1]), [M, C, geo.k[0], geo.k[1]]);
+    return reshape(this.b, transpose(this.b, reshape(this.b, dw, [M, kk, C]), [0, 2, 1]), [M, C, geo.k[0], geo.k[1]]);
   };
   /**
    * im2col of x over the whole batch, [N·Q, kk·C]: one Gather of pixels (C floats each) from x channels last with a
    * zero pixel appended, index [Q, kk] = the input pixel under tap t of output pixel q (or the zero pixel). A copy,
    * where the earlier batched MatMul with a 0/1 tensor grew with the square of the image.
    */
-  const patches = (geo: Geo, x: Value) => once(`patches ${id(x)} ${key(geo)}`, () => {
+  private readonly patches = (geo: Geo, x: Value) => this.once(`patches ${this.id(x)} ${key(geo)}`, () => {
     const { y, k } = geo;
     const [N, C, Q, kk] = [x.shape[0], x.shape[1], y[2] * y[3], k[0] * k[1]];
-    const idx = once(`Tpatch ${key(geo)}`, () => b.constant(pixelIndex(geo), [Q, kk], 'int64'));
-    return reshape(b, gather(b, zeroPixel(x), idx, 1), [N * Q, kk * C]);
+    const idx = this.once(`Tpatch ${key(geo)}`, () => this.b.constant(pixelIndex(geo), [Q, kk], 'int64'));
+    return reshape(this.b, gather(this.b, this.zeroPixel(x), idx, 1), [N * Q, kk * C]);
   });
   /** A Conv as one GEMM over the batch: patches [N·Q, kk·C] × w as [M, kk·C]ᵀ. */
-  const patchConv = (geo: Geo, x: Value, w: Value): Value => {
+  private readonly patchConv = (geo: Geo, x: Value, w: Value): Value => {
     const { y, k } = geo;
     const [N, M, C, Q, kk] = [y[0], y[1], x.shape[1], y[2] * y[3], k[0] * k[1]];
-    const wm = once(`wpatch ${id(w)}`, () => reshape(b, transpose(b, reshape(b, w, [M, C, kk]), [0, 2, 1]), [M, kk * C]));
-    const yq = matmul(b, patches(geo, x), wm, false, true);
-    return reshape(b, transpose(b, reshape(b, yq, [N, Q, M]), [0, 2, 1]), y);
+    const wm = this.once(`wpatch ${this.id(w)}`, () => reshape(this.b, transpose(this.b, reshape(this.b, w, [M, C, kk]), [0, 2, 1]), [M, kk * C]));
+    const yq = matmul(this.b, this.patches(geo, x), wm, false, true);
+    return reshape(this.b, transpose(this.b, reshape(this.b, yq, [N, Q, M]), [0, 2, 1]), y);
   };
   /** ConvWeightGrad: dW[m, (tap, c)] = Σ_{n,q} gy[n, q, m]·patch[n, q, tap, c], one GEMM over the batch. */
-  const patchWeightGrad = (geo: Geo, x: Value, gy: Value): Value =>
-    tapMajorToWeight(matmul(b, pixelRows(gy), patches(geo, x), true, false), geo, x.shape[1]);
+  private readonly patchWeightGrad = (geo: Geo, x: Value, gy: Value): Value =>
+    this.tapMajorToWeight(matmul(this.b, this.pixelRows(gy), this.patches(geo, x), true, false), geo, x.shape[1]);
 
   /** v [N, A, B] ↔ [N, B, A] (the small side of the dense form between NCHW and pixel-major). */
-  const swap = (v: Value, a: number, c: number) => transpose(b, reshape(b, v, [v.shape[0], a, c]), [0, 2, 1]);
+  private readonly swap = (v: Value, a: number, c: number) => transpose(this.b, reshape(this.b, v, [v.shape[0], a, c]), [0, 2, 1]);
 
   /**
    * ConvWeightGrad from im2col patches of a few images at a time (≤ CHUNK_FLOATS each), one GEMM per chunk summed
    * inside an ONNX Scan over the batch: one chunk's patches exist at a time (as separate nodes, ORT ran every
    * chunk's Gather at once and peak memory rose by 110–130 MB at 64 px).
    */
-  const chunkedWeightGrad = (geo: Geo, x: Value, gy: Value): Value => {
+  private readonly chunkedWeightGrad = (geo: Geo, x: Value, gy: Value): Value => {
     const { y, k } = geo;
     const [N, C, M, Q, P, kk] = [x.shape[0], x.shape[1], y[1], y[2] * y[3], x.shape[2] * x.shape[3], k[0] * k[1]];
     let per = Math.max(1, Math.floor(CHUNK_FLOATS / (Q * kk * C)));
     while (N % per) per--;
     const s = new Builder();
-    const tag = `wgrad${scans++}`;
+    const tag = `wgrad${this.scans++}`;
     const io = (name: string, shape: number[]) => ({ name: `${tag}.${name}`, value: newValue(shape, 'float32'), role: 'data' as const });
     const [acc, xs, gs] = [io('dw', [M, kk * C]), io('x', [per * (P + 1), C]), io('gy', [per * Q, M])];
     // Image i of the chunk has its pixels from i·(P + 1) on: im2col's index, offset by that.
@@ -261,80 +266,86 @@ export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Gr
     const patch = reshape(s, gather(s, xs.value, idx, 0), [per * Q, kk * C]);
     const next = s.emit1('Add', [acc.value, matmul(s, gs.value, patch, true, false)]);
     const body: Graph = { name: tag, inputs: [acc, xs, gs], outputs: [{ ...io('dw.next', [M, kk * C]), value: next }], nodes: s.nodes };
-    const zero = expand(b, b.scalar(0), [M, kk * C]);
-    const [dw] = scan(b, body, [zero], [reshape(b, zeroPixel(x), [N / per, per * (P + 1), C]), reshape(b, pixelRows(gy), [N / per, per * Q, M])]);
-    return tapMajorToWeight(dw, geo, C);
+    const zero = expand(this.b, this.b.scalar(0), [M, kk * C]);
+    const [dw] = scan(this.b, body, [zero], [reshape(this.b, this.zeroPixel(x), [N / per, per * (P + 1), C]), reshape(this.b, this.pixelRows(gy), [N / per, per * Q, M])]);
+    return this.tapMajorToWeight(dw, geo, C);
   };
 
-  const dense = (n: Node): Value => {
+  private readonly dense = (n: Node): Value => {
     const [a, c] = n.inputs;
     const geo = relation(n);
     const [N, M, Q] = [geo.y[0], geo.y[1], geo.y[2] * geo.y[3]];
     if (n.op === 'Conv') {
-      const yq = matmul(b, reshape(b, a, [N, -1]), denseWeight(geo, c), false, true);
-      return reshape(b, swap(yq, Q, M), geo.y);
+      const yq = matmul(this.b, reshape(this.b, a, [N, -1]), this.denseWeight(geo, c), false, true);
+      return reshape(this.b, this.swap(yq, Q, M), geo.y);
     }
-    if (n.op === 'ConvTranspose') return reshape(b, matmul(b, reshape(b, swap(a, M, Q), [N, -1]), denseWeight(geo, c)), geo.x);
-    return patchWeightGrad(geo, a, c);
+    if (n.op === 'ConvTranspose') return reshape(this.b, matmul(this.b, reshape(this.b, this.swap(a, M, Q), [N, -1]), this.denseWeight(geo, c)), geo.x);
+    return this.patchWeightGrad(geo, a, c);
   };
 
-  const phase = (n: Node, plan: NonNullable<ReturnType<typeof phasePlan>>): Value => {
+  private readonly phase = (n: Node, plan: NonNullable<ReturnType<typeof phasePlan>>): Value => {
     const [g, w] = n.inputs;
     const [Ci, Co, kh, kw] = w.shape;
     const { s, h, w: pw } = plan;
     const pads = attrsOf(n).pads;
     const T = h.taps * pw.taps;
     const where = key(relation(n));
-    const packed = once(`phase ${id(w)} ${where}`, () => {
+    const packed = this.once(`phase ${this.id(w)} ${where}`, () => {
       // Packed kernel [(co, rh, rw), ci, (th, tw)] = w[ci, co, rh + p0 − s·(th + lo), …], zero where off the kernel
       // (DepthToSpace's CRD channel order): w as [Co, Ci, kk] (a Transpose that moves one axis over contiguous
       // kk-float blocks) times a 0/1 tap map per phase. The earlier Gather from w laid out [kk, Co, Ci] needed two
       // Transposes without contiguous inner blocks, each slower than the packed Conv's savings.
-      const taps = once(`Tphase ${where}`, () => {
+      const taps = this.once(`Tphase ${where}`, () => {
         const data = new Float32Array(s * s * kh * kw * T);
         for (let rh = 0; rh < s; rh++) for (let rw = 0; rw < s; rw++) for (let th = 0; th < h.taps; th++) for (let tw = 0; tw < pw.taps; tw++) {
           const i = rh + pads[0] - s * (th + h.lo), j = rw + pads[1] - s * (tw + pw.lo);
           if (i >= 0 && i < kh && j >= 0 && j < kw) data[((rh * s + rw) * kh * kw + i * kw + j) * T + th * pw.taps + tw] = 1;
         }
-        return b.constant(data, [s * s, kh * kw, T]);
+        return this.b.constant(data, [s * s, kh * kw, T]);
       });
       // [Co, 1, Ci, kk] × [s², kk, T], batched over (co, phase): the packed kernel comes out in its final layout.
-      const wt = transpose(b, reshape(b, w, [Ci, Co, 1, kh * kw]), [1, 2, 0, 3]);
-      return reshape(b, matmul(b, wt, taps), [Co * s * s, Ci, h.taps, pw.taps]);
+      const wt = transpose(this.b, reshape(this.b, w, [Ci, Co, 1, kh * kw]), [1, 2, 0, 3]);
+      return reshape(this.b, matmul(this.b, wt, taps), [Co * s * s, Ci, h.taps, pw.taps]);
     });
     const attrs = { strides: [1, 1], dilations: [1, 1], pads: [h.begin, pw.begin, h.end, pw.end] };
     const q = [g.shape[0], s * s * Co, g.shape[2] + h.begin + h.end - h.taps + 1, g.shape[3] + pw.begin + pw.end - pw.taps + 1];
     const geo: Geo = { x: g.shape, y: q, k: [h.taps, pw.taps], ...attrs };
-    const conv = forms.patches && patchesPay(geo.x, geo.y, geo.k) ? patchConv(geo, g, packed) : b.emit1('Conv', [g, packed], attrs);
-    const y = b.emit1('DepthToSpace', [conv], { blocksize: s, mode: 'CRD' });
+    const conv = this.forms.patches && patchesPay(geo.x, geo.y, geo.k) ? this.patchConv(geo, g, packed) : this.b.emit1('Conv', [g, packed], attrs);
+    const y = this.b.emit1('DepthToSpace', [conv], { blocksize: s, mode: 'CRD' });
     const out = n.outputs[0].shape;
-    return y.shape[2] === out[2] && y.shape[3] === out[3] ? y : slice(b, y, [0, 0], [out[2], out[3]], [2, 3]);
+    return y.shape[2] === out[2] && y.shape[3] === out[3] ? y : slice(this.b, y, [0, 0], [out[2], out[3]], [2, 3]);
   };
 
-  const formOf = (n: Node): (() => Value) | undefined => {
+  readonly formOf = (n: Node): (() => Value) | undefined => {
     if (n.op !== 'Conv' && n.op !== 'ConvTranspose' && n.op !== 'ConvWeightGrad') return undefined;
-    if (forms.dense && denseFits(n)) return () => dense(n);
-    const wino = forms.winograd ? winogradGeometry(n) : undefined;
-    if (wino) return () => winograd(b, n, wino, { once, id });
-    const plan = forms.phase ? phasePlan(n) : undefined;
-    if (plan) return () => phase(n, plan);
-    if (forms.patches && patchesFit(n)) {
-      return n.op === 'Conv' ? () => patchConv(relation(n), n.inputs[0], n.inputs[1]) : () => patchWeightGrad(relation(n), n.inputs[0], n.inputs[1]);
+    if (this.forms.dense && denseFits(n)) return () => this.dense(n);
+    const wino = this.forms.winograd ? winogradGeometry(n) : undefined;
+    if (wino) return () => winograd(this.b, n, wino, { once: this.once, id: this.id });
+    const plan = this.forms.phase ? phasePlan(n) : undefined;
+    if (plan) return () => this.phase(n, plan);
+    if (this.forms.patches && patchesFit(n)) {
+      return n.op === 'Conv' ? () => this.patchConv(relation(n), n.inputs[0], n.inputs[1]) : () => this.patchWeightGrad(relation(n), n.inputs[0], n.inputs[1]);
     }
-    if (forms.patches && chunkedFit(n)) return () => chunkedWeightGrad(relation(n), n.inputs[0], n.inputs[1]);
+    if (this.forms.patches && chunkedFit(n)) return () => this.chunkedWeightGrad(relation(n), n.inputs[0], n.inputs[1]);
     return undefined;
   };
+}
 
+/** The graph with each Conv, ConvTranspose and ConvWeightGrad that a form fits replaced by that form's nodes. */
+export function chooseConvForms(g: Graph, forms: ConvForms = ALL_CONV_FORMS): Graph {
+  const f = new FormBuilder(forms);
+  const repl = new Map<Value, Value>();
+  const nodes: Node[] = [];
   for (const n of g.nodes) {
-    const form = formOf(n);
+    const form = f.formOf(n);
     if (!form) {
       nodes.push(n);
       continue;
     }
-    b.siteOverride = n.site;
-    const start = b.nodes.length;
+    f.b.siteOverride = n.site;
+    const start = f.b.nodes.length;
     const v = form();
-    nodes.push(...b.nodes.slice(start));
+    nodes.push(...f.b.nodes.slice(start));
     repl.set(n.outputs[0], v);
   }
   return substitute(g, nodes, repl);
