@@ -37,6 +37,40 @@ const log = (quiet: boolean | undefined, msg: string) => {
   if (!quiet) process.stderr.write(msg + '\n');
 };
 
+/**
+ * The generator to evaluate (a run's, from its latest checkpoint, or an exported one), what it makes, and where the
+ * report goes.
+ */
+async function openGenerator(args: EvalArgs, isRun: boolean, sessionOpts: { threads?: number }) {
+  const { source } = args;
+  if (isRun) {
+    const run = await openRun(source, args.force);
+    const { compiled, meta, state, hash } = run;
+    const def = compiled.def;
+    return {
+      session: await createSession(exportGenerator(compiled, state, { step: meta.step, modelHash: hash, raw: args.raw }), sessionOpts),
+      run,
+      info: { zSize: def.z.size, zDist: def.z.dist, channels: def.image.channels, size: def.image.size },
+      model: def.name,
+      step: meta.step as number | null,
+      classes: def.classes,
+      weights: def.ema ? (args.raw ? 'raw' : 'ema') as EvalReport['weights'] : undefined,
+      jsonFile: args.json ?? path.join(source, args.raw ? 'eval.raw.json' : 'eval.json'),
+    };
+  }
+  const { model: name, step, ...info } = generatorInfo(source);
+  return {
+    session: await createSession(source, sessionOpts),
+    run: undefined,
+    info,
+    model: name ?? path.basename(source, '.onnx'),
+    step,
+    classes: undefined,
+    weights: undefined,
+    jsonFile: args.json ?? source.replace(/\.onnx$/i, '') + '.eval.json',
+  };
+}
+
 /** Evaluate a run folder (its latest checkpoint) or an exported generator; writes the JSON report and returns it. */
 export async function evaluateSource(args: EvalArgs): Promise<{ report: EvalReport; file: string }> {
   const t0 = performance.now();
@@ -45,32 +79,8 @@ export async function evaluateSource(args: EvalArgs): Promise<{ report: EvalRepo
   const isRun = statSync(source).isDirectory();
   if (args.raw && !isRun) throw new GancError('--raw needs a run folder: an exported generator holds the weights it was exported with', { file: source });
   const sessionOpts = args.threads ? { threads: args.threads } : {};
-
-  // The generator, what it makes, and where its real images are.
-  let session, model: string, step: number | null, classes: number | undefined, dataDir = args.data, jsonFile = args.json;
-  let run: Awaited<ReturnType<typeof openRun>> | undefined;
-  let info: { zSize: number; zDist: string; channels: number; size: number };
-  let weights: EvalReport['weights'];
-  if (isRun) {
-    run = await openRun(source, args.force);
-    const { compiled, meta, state, hash } = run;
-    const def = compiled.def;
-    session = await createSession(exportGenerator(compiled, state, { step: meta.step, modelHash: hash, raw: args.raw }), sessionOpts);
-    info = { zSize: def.z.size, zDist: def.z.dist, channels: def.image.channels, size: def.image.size };
-    model = def.name;
-    step = meta.step;
-    classes = def.classes;
-    if (def.ema) weights = args.raw ? 'raw' : 'ema';
-    dataDir ??= readJson<RunConfig>(runPaths(source).config)?.data;
-    jsonFile ??= path.join(source, args.raw ? 'eval.raw.json' : 'eval.json');
-  } else {
-    const { model: name, step: at, ...gen } = generatorInfo(source);
-    session = await createSession(source, sessionOpts);
-    info = gen;
-    model = name ?? path.basename(source, '.onnx');
-    step = at;
-    jsonFile ??= source.replace(/\.onnx$/i, '') + '.eval.json';
-  }
+  const { session, run, info, model, step, classes, weights, jsonFile } = await openGenerator(args, isRun, sessionOpts);
+  let dataDir = args.data ?? (isRun ? readJson<RunConfig>(runPaths(source).config)?.data : undefined);
   if (args.test && !(classes && run)) {
     throw new GancError(`--test: ${run ? `model ${model} has no classes, so nothing to classify` : 'needs a run folder (a generator has no discriminator)'}`, { file: source });
   }
