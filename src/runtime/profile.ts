@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Sessions } from './steps.ts';
 
-interface TraceEvent {
+export interface TraceEvent {
   cat: string;
   name: string;
   dur: number;
@@ -18,28 +18,35 @@ export interface OpTime {
 }
 
 /**
- * Ends profiling on every session and sums kernel time per op type over the profile files ORT wrote under `prefix`
- * (onnxruntime-node's endProfiling does not return the file name).
+ * Control-flow ops: ORT reports their time and, again, the time of every node of their subgraphs (a Scan's body
+ * nodes are named `wgrad0/Gemm_3` and so on), so they are left out of the sums.
  */
-export async function summarizeProfile(sessions: Sessions, prefix: string): Promise<OpTime[]> {
+const CONTROL_FLOW = new Set(['Scan', 'Loop', 'If']);
+
+/** Kernel time per op type over ORT profile events (one array per profile file), largest first. */
+export function opTimes(profiles: readonly TraceEvent[][]): OpTime[] {
   const totals = new Map<string, { us: number; calls: number }>();
-  for (const r of Object.values(sessions)) r.session.endProfiling();
-  const dir = path.dirname(prefix);
-  const files = readdirSync(dir).filter((f) => f.startsWith(path.basename(prefix)) && f.endsWith('.json')).map((f) => path.join(dir, f));
-  for (const file of files) {
-    const events = JSON.parse(readFileSync(file, 'utf8')) as TraceEvent[];
+  for (const events of profiles) {
     for (const e of events) {
-      if (e.cat !== 'Node' || !e.args?.op_name || !e.name.endsWith('_kernel_time')) continue;
-      const t = totals.get(e.args.op_name) ?? { us: 0, calls: 0 };
+      const op = e.args?.op_name;
+      if (e.cat !== 'Node' || !op || !e.name.endsWith('_kernel_time') || CONTROL_FLOW.has(op)) continue;
+      const t = totals.get(op) ?? { us: 0, calls: 0 };
       t.us += e.dur;
       t.calls++;
-      totals.set(e.args.op_name, t);
+      totals.set(op, t);
     }
   }
   const all = [...totals.values()].reduce((s, t) => s + t.us, 0) || 1;
   return [...totals].map(([op, t]) => ({ op, ms: t.us / 1000, share: t.us / all, calls: t.calls })).sort((p, q) => q.ms - p.ms);
 }
 
-export function profileTable(rows: OpTime[]): string {
-  return rows.map((r) => `${r.op.padEnd(22)} ${r.ms.toFixed(0).padStart(9)} ms  ${(100 * r.share).toFixed(1).padStart(5)}%  ${String(r.calls).padStart(6)} calls`).join('\n');
+/**
+ * Ends profiling on every session and sums kernel time per op type over the profile files ORT wrote under `prefix`
+ * (onnxruntime-node's endProfiling does not return the file name).
+ */
+export async function summarizeProfile(sessions: Sessions, prefix: string): Promise<OpTime[]> {
+  for (const r of Object.values(sessions)) r.session.endProfiling();
+  const dir = path.dirname(prefix);
+  const files = readdirSync(dir).filter((f) => f.startsWith(path.basename(prefix)) && f.endsWith('.json')).map((f) => path.join(dir, f));
+  return opTimes(files.map((file) => JSON.parse(readFileSync(file, 'utf8')) as TraceEvent[]));
 }
