@@ -51,7 +51,7 @@ const BARE: Config[] = [
 ];
 const E2E = { id: 'e2e', label: 'end to end: run vs loop, logos 32 px, width 32, 1 D + 2 G', size: 32, width: 32, model: 'bench/models/dcgan-32-w32.ts' };
 
-interface Timing { s: number; rss?: number; gflop?: number; profile?: { op: string; ms: number; share: number }[] }
+interface Timing { s: number; rss?: number; gflop?: number; profile?: { op: string; ms: number; share: number; excessMs: number }[] }
 
 const json = (out: string) => JSON.parse(out.trim().split('\n').pop()!);
 const common = (c: Config) => ['--size', String(c.size), '--batch', '64', '--gf', String(c.width), '--df', String(c.width), '--threads', a.threads!];
@@ -141,8 +141,10 @@ for (const c of BARE.filter((x) => wanted.has(x.id))) {
   rows.push(row);
   console.log(`${c.label}: ganc ${fmt(row.ganc?.s)} s (${fmt(g[0].gflop! / row.ganc!.s, 0)} GFLOP/s), PyTorch ${fmt(row.peer?.s)} s; per round ${row.ratios.map((x) => fmt(x)).join(', ')}`);
   if (a.profile) {
-    console.log('  ganc time per op type:');
-    for (const p of (gancBare(c, 1, true).profile ?? []).slice(0, 10)) console.log(`    ${p.op.padEnd(16)} ${p.ms.toFixed(0).padStart(7)} ms  ${(100 * p.share).toFixed(1).padStart(5)}%`);
+    console.log('  ganc time per op type (of it, above each op and input shape\'s fastest call):');
+    for (const p of (gancBare(c, 1, true).profile ?? []).slice(0, 10)) {
+      console.log(`    ${p.op.padEnd(16)} ${p.ms.toFixed(0).padStart(7)} ms  ${(100 * p.share).toFixed(1).padStart(5)}%  ${p.excessMs.toFixed(0).padStart(6)} ms`);
+    }
   }
 }
 

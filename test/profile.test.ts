@@ -32,3 +32,19 @@ test('opTimes counts each kernel once: the Scan out, its body nodes in', () => {
   assert.ok(Math.abs(rows.reduce((s, r) => s + r.share, 0) - 1) < 1e-12);
   assert.deepEqual(rows.map((r) => r.ms), [...rows.map((r) => r.ms)].sort((p, q) => q - p));
 });
+
+test("opTimes' excess: each call's time above the fastest call of its op on the same input shapes", () => {
+  const rows = opTimes([events]);
+  const key = (e: TraceEvent) => `${e.args?.op_name} ${JSON.stringify((e.args as { input_type_shape?: unknown }).input_type_shape)}`;
+  const muls = kernels.filter((e) => e.args?.op_name === 'Mul');
+  const best = new Map<string, number>();
+  for (const e of muls) best.set(key(e), Math.min(best.get(key(e)) ?? Infinity, e.dur));
+  const mul = rows.find((r) => r.op === 'Mul')!;
+  assert.equal(mul.excessMs, muls.reduce((s, e) => s + e.dur - best.get(key(e))!, 0) / 1000);
+  assert.ok(best.size < muls.length, 'some Mul shapes occur more than once');
+  assert.ok(mul.excessMs > 0 && mul.excessMs < mul.ms);
+  // An op called once per shape has no excess.
+  const conv = rows.find((r) => r.op === 'Conv')!;
+  assert.equal(conv.calls, 1);
+  assert.equal(conv.excessMs, 0);
+});

@@ -7,7 +7,7 @@ export interface TraceEvent {
   cat: string;
   name: string;
   dur: number;
-  args?: { op_name?: string };
+  args?: { op_name?: string; input_type_shape?: unknown };
 }
 
 export interface OpTime {
@@ -15,6 +15,11 @@ export interface OpTime {
   ms: number;
   share: number;
   calls: number;
+  /**
+   * Of `ms`, the time above the fastest call of the same op on the same input shapes: what cold caches, page faults
+   * of freshly allocated outputs and the machine's moods cost, not the op's work.
+   */
+  excessMs: number;
 }
 
 /**
@@ -25,19 +30,22 @@ const CONTROL_FLOW = new Set(['Scan', 'Loop', 'If']);
 
 /** Kernel time per op type over ORT profile events (one array per profile file), largest first. */
 export function opTimes(profiles: readonly TraceEvent[][]): OpTime[] {
-  const totals = new Map<string, { us: number; calls: number }>();
-  for (const events of profiles) {
-    for (const e of events) {
-      const op = e.args?.op_name;
-      if (e.cat !== 'Node' || !op || !e.name.endsWith('_kernel_time') || CONTROL_FLOW.has(op)) continue;
-      const t = totals.get(op) ?? { us: 0, calls: 0 };
-      t.us += e.dur;
-      t.calls++;
-      totals.set(op, t);
-    }
+  const calls = profiles.flat().filter((e) => e.cat === 'Node' && e.args?.op_name && e.name.endsWith('_kernel_time') && !CONTROL_FLOW.has(e.args.op_name));
+  const shapeKey = (e: TraceEvent) => `${e.args!.op_name} ${JSON.stringify(e.args!.input_type_shape ?? null)}`;
+  const fastest = new Map<string, number>();
+  for (const e of calls) fastest.set(shapeKey(e), Math.min(fastest.get(shapeKey(e)) ?? Infinity, e.dur));
+  const totals = new Map<string, { us: number; calls: number; excessUs: number }>();
+  for (const e of calls) {
+    const t = totals.get(e.args!.op_name!) ?? { us: 0, calls: 0, excessUs: 0 };
+    t.us += e.dur;
+    t.calls++;
+    t.excessUs += e.dur - fastest.get(shapeKey(e))!;
+    totals.set(e.args!.op_name!, t);
   }
   const all = [...totals.values()].reduce((s, t) => s + t.us, 0) || 1;
-  return [...totals].map(([op, t]) => ({ op, ms: t.us / 1000, share: t.us / all, calls: t.calls })).sort((p, q) => q.ms - p.ms);
+  return [...totals]
+    .map(([op, t]) => ({ op, ms: t.us / 1000, share: t.us / all, calls: t.calls, excessMs: t.excessUs / 1000 }))
+    .sort((p, q) => q.ms - p.ms);
 }
 
 /**
