@@ -51,20 +51,20 @@ const BARE: Config[] = [
 ];
 const E2E = { id: 'e2e', label: 'end to end: run vs loop, logos 32 px, width 32, 1 D + 2 G', size: 32, width: 32, model: 'bench/models/dcgan-32-w32.ts' };
 
-interface Timing { s: number; rss?: number; gflop?: number; profile?: { op: string; ms: number; share: number; excessMs: number }[] }
+interface Timing { s: number; rss?: number; gflop?: number; faults?: number; profile?: { op: string; ms: number; share: number; excessMs: number }[] }
 
 const json = (out: string) => JSON.parse(out.trim().split('\n').pop()!);
 const common = (c: Config) => ['--size', String(c.size), '--batch', '64', '--gf', String(c.width), '--df', String(c.width), '--threads', a.threads!];
 
 function gancBare(c: Config, gSteps = 1, profile = false): Timing {
   const r = json(execFileSync(process.execPath, ['--import', 'tsx', 'bench/ganc_iter.ts', ...common(c), '--g-steps', String(gSteps), '--iters', a.iters!, '--warmup', a.warmup!, ...(profile ? ['--profile'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
-  return { s: r.median_s, rss: r.peak_rss_mb, gflop: r.gflop, profile: r.profile };
+  return { s: r.median_s, rss: r.peak_rss_mb, gflop: r.gflop, faults: r.minor_faults_per_iter, profile: r.profile };
 }
 
 function torchBare(c: Config, deconv: string, gSteps = 1): Timing | undefined {
   try {
     const r = json(execFileSync(python, ['bench/dcgan_torch.py', ...common(c), '--g-steps', String(gSteps), '--iters', a.iters!, '--warmup', a.warmup!, '--deconv', deconv, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
-    return { s: r.median_s, rss: r.peak_rss_mb };
+    return { s: r.median_s, rss: r.peak_rss_mb, faults: r.minor_faults_per_iter };
   } catch {
     return undefined;
   }
@@ -139,7 +139,8 @@ for (const c of BARE.filter((x) => wanted.has(x.id))) {
   }
   const row: Row = { label: c.label, form: 'bare iteration, s', ganc: summary(g), peer: summary(t), native: summary(n), ratios: perRound(g, t) };
   rows.push(row);
-  console.log(`${c.label}: ganc ${fmt(row.ganc?.s)} s (${fmt(g[0].gflop! / row.ganc!.s, 0)} GFLOP/s), PyTorch ${fmt(row.peer?.s)} s; per round ${row.ratios.map((x) => fmt(x)).join(', ')}`);
+  const faults = (ts: (Timing | undefined)[]) => fmt(median(ts.flatMap((x) => (x?.faults === undefined ? [] : [x.faults]))), 0);
+  console.log(`${c.label}: ganc ${fmt(row.ganc?.s)} s (${fmt(g[0].gflop! / row.ganc!.s, 0)} GFLOP/s), PyTorch ${fmt(row.peer?.s)} s; per round ${row.ratios.map((x) => fmt(x)).join(', ')}; minor page faults per iteration ${faults(g)} / ${faults(t)}`);
   if (a.profile) {
     console.log('  ganc time per op type (of it, above each op and input shape\'s fastest call):');
     for (const p of (gancBare(c, 1, true).profile ?? []).slice(0, 10)) {

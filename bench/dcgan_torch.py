@@ -326,14 +326,16 @@ def main():
         loss_d, loss_g = update(G, D, opt_g, opt_d, real, args.g_steps, args.freeze_d)
         return loss_d.item(), loss_g.item()
 
-    times, cpu = [], []
+    times, cpu, faults = [], [], 0
     for i in range(args.warmup + args.iters):
         t0, c0 = time.perf_counter(), time.process_time()
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         losses = iteration()
         dt, dc = time.perf_counter() - t0, time.process_time() - c0
         if i >= args.warmup:
             times.append(dt)
             cpu.append(dc)
+            faults += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
 
     result = {
         "median_s": statistics.median(times),
@@ -342,6 +344,8 @@ def main():
         # CPU seconds of all threads; a sanity check when the machine is shared (≈ threads × wall if undisturbed).
         "median_cpu_s": round(statistics.median(cpu), 4),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # Minor page faults per timed iteration: memory the iteration touched afresh (freed and handed back between).
+        "minor_faults_per_iter": round(faults / args.iters),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "config": {k: getattr(args, k) for k in ("size", "batch", "gf", "df", "zdim", "channels", "g_steps", "deconv", "freeze_d", "channels_last")},

@@ -42,9 +42,11 @@ const z = () => new ort.Tensor('float32', Float32Array.from({ length: B * def.z.
 
 const times: number[] = [];
 const cpu: number[] = [];
+let faults = 0;
 for (let i = 0; i < n('warmup') + n('iters'); i++) {
   const w0 = performance.now();
   const c0 = process.cpuUsage();
+  const f0 = process.resourceUsage().minorPageFault;
   await sessions.d.run(store, { real, z: z() });
   for (let k = 0; k < def.gUpdatesPerD; k++) await sessions.g.run(store, { real, z: z() });
   const dt = (performance.now() - w0) / 1000;
@@ -52,6 +54,7 @@ for (let i = 0; i < n('warmup') + n('iters'); i++) {
   if (i >= n('warmup')) {
     times.push(dt);
     cpu.push((dc.user + dc.system) / 1e6);
+    faults += process.resourceUsage().minorPageFault - f0;
   }
 }
 const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
@@ -61,5 +64,7 @@ if (a.profile) profile = await summarizeProfile(sessions, profPrefix);
 console.log(JSON.stringify({
   median_s: median(times), min_s: Math.min(...times), times_s: times, median_cpu_s: median(cpu),
   gflop: flops / 1e9, gflops_per_s: flops / 1e9 / median(times), compile_s: compileS,
-  peak_rss_mb: process.resourceUsage().maxRSS / 1024, threads: n('threads'), ...(profile ? { profile } : {}),
+  peak_rss_mb: process.resourceUsage().maxRSS / 1024, threads: n('threads'),
+  // Minor page faults per timed iteration: memory the iteration touched afresh (freed and handed back between).
+  minor_faults_per_iter: Math.round(faults / n('iters')), ...(profile ? { profile } : {}),
 }));

@@ -16,8 +16,8 @@ export interface OpTime {
   share: number;
   calls: number;
   /**
-   * Of `ms`, the time above the fastest call of the same op on the same input shapes: what cold caches, page faults
-   * of freshly allocated outputs and the machine's moods cost, not the op's work.
+   * Of `ms`, the time above the fastest call of the same op on the same input shapes: what the call's circumstances
+   * cost (the state of the caches, page faults, the machine's phases during the run), not the op's work.
    */
   excessMs: number;
 }
