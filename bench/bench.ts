@@ -111,7 +111,8 @@ const median = (xs: number[]) => {
 const fmt = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
 const summary = (ts: (Timing | undefined)[]) => {
   const ok = ts.filter((t): t is Timing => !!t);
-  return ok.length ? { s: median(ok.map((t) => t.s)), rss: Math.max(...ok.map((t) => t.rss ?? 0)) || undefined } : undefined;
+  const faults = ok.flatMap((t) => (t.faults === undefined ? [] : [t.faults]));
+  return ok.length ? { s: median(ok.map((t) => t.s)), rss: Math.max(...ok.map((t) => t.rss ?? 0)) || undefined, faults: faults.length ? median(faults) : undefined } : undefined;
 };
 
 /** Each round's ganc / peer ratio (the two processes ran one after the other, in the same phase of the machine). */
@@ -119,7 +120,7 @@ const perRound = (a: (Timing | undefined)[], b: (Timing | undefined)[]) =>
   a.flatMap((x, r) => (x && b[r] ? [x.s / b[r]!.s] : []));
 
 interface Row {
-  label: string; form: string; ganc?: { s: number; rss?: number }; peer?: { s: number; rss?: number }; native?: { s: number };
+  label: string; form: string; ganc?: { s: number; rss?: number; faults?: number }; peer?: { s: number; rss?: number; faults?: number }; native?: { s: number };
   /** per-round ratios ganc / peer; the row's ratio is their median */
   ratios: number[]; note?: string;
 }
@@ -139,8 +140,7 @@ for (const c of BARE.filter((x) => wanted.has(x.id))) {
   }
   const row: Row = { label: c.label, form: 'bare iteration, s', ganc: summary(g), peer: summary(t), native: summary(n), ratios: perRound(g, t) };
   rows.push(row);
-  const faults = (ts: (Timing | undefined)[]) => fmt(median(ts.flatMap((x) => (x?.faults === undefined ? [] : [x.faults]))), 0);
-  console.log(`${c.label}: ganc ${fmt(row.ganc?.s)} s (${fmt(g[0].gflop! / row.ganc!.s, 0)} GFLOP/s), PyTorch ${fmt(row.peer?.s)} s; per round ${row.ratios.map((x) => fmt(x)).join(', ')}; minor page faults per iteration ${faults(g)} / ${faults(t)}`);
+  console.log(`${c.label}: ganc ${fmt(row.ganc?.s)} s (${fmt(g[0].gflop! / row.ganc!.s, 0)} GFLOP/s), PyTorch ${fmt(row.peer?.s)} s; per round ${row.ratios.map((x) => fmt(x)).join(', ')}; minor page faults per iteration ${fmt(row.ganc?.faults, 0)} / ${fmt(row.peer?.faults, 0)}`);
   if (a.profile) {
     console.log('  ganc time per op type (of it, above each op and input shape\'s fastest call):');
     for (const p of (gancBare(c, 1, true).profile ?? []).slice(0, 10)) {
