@@ -52,7 +52,7 @@ async function openGenerator(args: EvalArgs, isRun: boolean, sessionOpts: { thre
       run,
       info: { zSize: def.z.size, zDist: def.z.dist, channels: def.image.channels, size: def.image.size },
       model: def.name,
-      step: meta.step as number | null,
+      step: meta.step,
       classes: def.classes,
       weights: def.ema ? (args.raw ? 'raw' : 'ema') as EvalReport['weights'] : undefined,
       jsonFile: args.json ?? path.join(source, args.raw ? 'eval.raw.json' : 'eval.json'),
