@@ -31,7 +31,10 @@ const STEP_GRAPHS = new Set(['d_step', 'g_step']);
 function defaultConvForms(): ConvForms {
   const env = process.env.GANC_CONV_FORMS;
   if (env === undefined) return ALL_CONV_FORMS;
-  return { dense: env.includes('dense'), winograd: env.includes('winograd'), phase: env.includes('phase'), patches: env.includes('patches') };
+  // Every form ALL_CONV_FORMS names, on where the variable mentions it (a new form needs no line here).
+  const forms = { ...ALL_CONV_FORMS };
+  for (const form of Object.keys(forms) as (keyof ConvForms)[]) forms[form] = env.includes(form);
+  return forms;
 }
 
 export interface TensorEntry {
