@@ -8,7 +8,7 @@
  * confirm memory-heavy changes with separate processes (bench/ganc_iter.ts, alternated).
  *
  *   git worktree add ../ganc-a <commit> && ln -s "$PWD/node_modules" ../ganc-a/
- *   node --import tsx bench/ab_paired.ts --a ../ganc-a --b . --size 64 --width 64 --pairs 8 [--spin 0]
+ *   node --import tsx bench/ab_paired.ts --a ../ganc-a --b . --size 64 --width 64 --pairs 8 [--spin brief|off|on]
  *   node --import tsx bench/ab_paired.ts --a . --b . --b-env GANC_CONV_FORMS=phase,patches --size 32 --width 32
  * --b-env KEY=VALUE (repeatable) sets an environment variable before B compiles; with one tree for both, only
  * settings read when a model is compiled (GANC_CONV_FORMS) can differ, since both share the loaded modules.
@@ -21,7 +21,7 @@ const { values: a } = parseArgs({
     a: { type: 'string' }, b: { type: 'string', default: '.' },
     size: { type: 'string', default: '64' }, width: { type: 'string', default: '64' },
     pairs: { type: 'string', default: '8' }, threads: { type: 'string', default: '2' },
-    spin: { type: 'string', default: '0' }, 'b-env': { type: 'string', multiple: true, default: [] },
+    spin: { type: 'string', default: 'brief' }, 'b-env': { type: 'string', multiple: true, default: [] },
   },
 });
 if (!a.a) throw new Error('--a TREE is required (a checkout of the other commit, with node_modules)');
@@ -41,7 +41,7 @@ async function load(root: string): Promise<Iteration> {
   const c = compileGan(def);
   // Trees before c561465 have no StateStore.initial: their Compiled carries the init array.
   const store = StateStore.initial ? StateStore.initial(c) : StateStore.fromInit(c.manifest, c.init);
-  const sessions = await openSessions(c, { device: 'cpu', threads: Number(a.threads), spinning: a.spin !== '0' });
+  const sessions = await openSessions(c, { device: 'cpu', threads: Number(a.threads), spin: a.spin, spinning: a.spin === 'on' }); // spinning: trees before brief spinning
   let seed = 1;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
   const real = new ort.Tensor('float32', Float32Array.from({ length: 64 * 3 * S * S }, rnd), [64, 3, S, S]);
@@ -74,6 +74,7 @@ for (let i = 0; i < Number(a.pairs); i++) {
 const median = (x: number[]) => [...x].sort((p, q) => p - q)[x.length >> 1];
 console.log(JSON.stringify({
   size: Number(a.size), width: Number(a.width), pairs: cpu.length, ratio_wall_median: +median(wall).toFixed(3),
-  ratio_cpu_median: +median(cpu).toFixed(3), b_cheaper_cpu_in: `${cpu.filter((r) => r < 1).length}/${cpu.length}`,
-  ratios_cpu: cpu.map((r) => +r.toFixed(3)),
+  ratio_cpu_median: +median(cpu).toFixed(3), b_faster_wall_in: `${wall.filter((r) => r < 1).length}/${wall.length}`,
+  b_cheaper_cpu_in: `${cpu.filter((r) => r < 1).length}/${cpu.length}`,
+  ratios_wall: wall.map((r) => +r.toFixed(3)), ratios_cpu: cpu.map((r) => +r.toFixed(3)),
 }));

@@ -10,6 +10,7 @@ import { dcgan } from '../models/dcgan.ts';
 import { variant } from '../src/dsl/gan.ts';
 import { compileGan } from '../src/compiler/compile.ts';
 import { StateStore } from '../src/runtime/state.ts';
+import type { Spin } from '../src/runtime/ort.ts';
 import { openSessions } from '../src/runtime/steps.ts';
 import { summarizeProfile } from '../src/runtime/profile.ts';
 
@@ -22,7 +23,7 @@ const { values: a } = parseArgs({
     'g-steps': { type: 'string', default: '1' },
     threads: { type: 'string', default: '2' },
     device: { type: 'string', default: 'cpu' },
-    spin: { type: 'string', default: '0' }, // ganc's default: not spinning
+    spin: { type: 'string', default: 'brief' }, // brief | off | on (src/runtime/ort.ts's Spin; ganc's default brief)
     iters: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
@@ -35,7 +36,7 @@ const c = compileGan(def);
 const compileS = (performance.now() - t0) / 1000;
 const store = StateStore.initial(c);
 const profPrefix = `${tmpdir()}/ganc-profile-${process.pid}`;
-const sessions = await openSessions(c, { device: a.device as 'cpu' | 'cuda', threads: n('threads'), spinning: a.spin !== '0', profile: a.profile ? profPrefix : undefined });
+const sessions = await openSessions(c, { device: a.device as 'cpu' | 'cuda', threads: n('threads'), spin: a.spin as Spin, profile: a.profile ? profPrefix : undefined });
 const B = def.batch, S = def.image.size;
 const real = new ort.Tensor('float32', Float32Array.from({ length: B * 3 * S * S }, () => Math.random() * 2 - 1), [B, 3, S, S]);
 const z = () => new ort.Tensor('float32', Float32Array.from({ length: B * def.z.size }, () => Math.random() * 2 - 1), [B, def.z.size]);

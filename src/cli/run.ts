@@ -40,7 +40,7 @@ export interface RunArgs {
   continue?: boolean;
   evalEvery?: number;
   evalN?: number;
-  /** ORT worker threads spin while idle (--spin; off by default, see runtime/ort.ts). */
+  /** --spin: ORT's own spin loop; --no-spin: idle threads sleep at once; neither: a brief spin (runtime/ort.ts). */
   spin?: boolean;
   heldOut?: number;
 }
@@ -146,7 +146,7 @@ async function trainInFolder(args: RunArgs, loaded: GanDef, out: string): Promis
 
   const hooks = args.evalEvery !== undefined ? [await evaluationAlong(args, def, dataArg, out, steps, from?.meta.step ?? -1)] : [];
   const r = await train(compiled, data, {
-    out, steps, seed, device: args.device, threads: args.threads, spinning: args.spin, hooks, sampleEvery: args.sampleEvery, ckptEvery: args.ckptEvery,
+    out, steps, seed, device: args.device, threads: args.threads, spin: args.spin === undefined ? 'brief' : args.spin ? 'on' : 'off', hooks, sampleEvery: args.sampleEvery, ckptEvery: args.ckptEvery,
     resume: args.resume, from, force: args.force, modelHash: hash, stepsPerRun: args.stepsPerRun, heldOut,
     maxSeconds: args.maxMinutes !== undefined ? args.maxMinutes * 60 : undefined,
   });
@@ -191,7 +191,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('continue', { type: 'boolean', default: false, describe: 'resume if --out has a checkpoint, else start; do nothing if it is finished (for schedulers and studies)' })
     .option('eval-every', { type: 'number', describe: 'evaluate every N steps and at the last (SWD, MS-SSIM → evals.jsonl)' })
     .option('eval-n', { type: 'number', describe: `images per side for --eval-every (default ${DEFAULT_EVAL_ALONG_N})` })
-    .option('spin', { type: 'boolean', default: false, describe: 'let idle onnxruntime threads spin (off by default: slower on 2 cores, and when several runs share the cores)' })
+    .option('spin', { type: 'boolean', describe: 'idle onnxruntime threads: --spin spins (ORT\'s loop), --no-spin sleeps at once (where runs share the cores); default: spin up to 1 ms' })
     .option('force', { type: 'boolean', default: false, describe: 'resume although the model changed / overwrite an existing run' })
     .check((a) => {
       positiveInts(a, ['steps', 'epochs', 'batch', 'threads', 'sample-every', 'ckpt-every', 'steps-per-run', 'eval-every', 'eval-n']);

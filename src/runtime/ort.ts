@@ -7,15 +7,29 @@ import { GancError } from '../errors.ts';
 
 export type Device = 'cpu' | 'cuda';
 
+/**
+ * How ORT's idle worker threads wait for the next parallel section: 'brief' spins up to BRIEF_SPIN_US, then sleeps;
+ * 'off' sleeps at once; 'on' is ORT's own spin loop. Brief is the default: a sleeping worker takes tens of µs to wake
+ * for each of the ~1000 parallel nodes an iteration runs (32 px width 32: 0.85× the time with brief spinning, 16 of 16
+ * paired iterations faster; 64 px 0.94×), while ORT's own loop keeps spinning between runs and took a core from V8 and
+ * the caller (10–17% slower on 2 cores). Off where several runs share the cores (`ganc study --jobs N`).
+ */
+export type Spin = 'brief' | 'off' | 'on';
+/** How long a brief spin lasts (32 px width 32, paired against not spinning: 100 µs 0.93×, 1 ms 0.85×, 5 ms 0.92×). */
+const BRIEF_SPIN_US = 1000;
+
+/** The session options that make idle workers wait as `spin` says (intra-op pool; ganc runs one inter-op thread). */
+export function threadOptions(spin: Spin) {
+  if (spin === 'on') return {};
+  const intra = spin === 'off' ? { allow_spinning: '0' } : { allow_spinning: '1', spin_duration_us: String(BRIEF_SPIN_US) };
+  return { extra: { session: { intra_op: intra, inter_op: { allow_spinning: '0' } } } };
+}
+
 export interface SessionOptions {
   device?: Device;
   threads?: number;
-  /**
-   * Let idle worker threads spin (ORT's default). Off unless asked for: on this project's 2-core machine spinning made
-   * a training iteration 10–17% slower even alone (the spinning worker takes a core from V8's and the caller's
-   * threads), and far slower when several trainings share the cores (FACTS.md).
-   */
-  spinning?: boolean;
+  /** How idle worker threads wait (default 'brief', see Spin). */
+  spin?: Spin;
   /** Write ORT's profile (per-node times) with this file prefix. */
   profile?: string;
 }
@@ -35,7 +49,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
     enableMemPattern: false,
     ...(device === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
-    ...(!opts.spinning ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
+    ...threadOptions(opts.spin ?? 'brief'),
     ...(opts.profile ? { enableProfiling: true, profileFilePrefix: opts.profile } : {}),
   };
   try {

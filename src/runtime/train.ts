@@ -16,7 +16,7 @@ import {
 } from './checkpoint.ts';
 import type { Dataset } from './data/images.ts';
 import { heldOutSplit } from './data/split.ts';
-import type { Device } from './ort.ts';
+import type { Device, Spin } from './ort.ts';
 import { writeLossCurve, writeSampleGrid } from './pictures.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { appendMetrics, type MetricsRow, type RunPaths, runPaths, truncateMetrics } from './run_folder.ts';
@@ -48,8 +48,8 @@ export interface TrainOptions {
   seed: number;
   device: Device;
   threads?: number;
-  /** ORT worker threads spin while idle (default off, see ort.ts). */
-  spinning?: boolean;
+  /** How ORT's idle worker threads wait (default brief spinning, see ort.ts). */
+  spin?: Spin;
   sampleEvery: number;
   ckptEvery: number;
   resume: boolean;
@@ -102,7 +102,7 @@ export async function train(compiled: Compiled, data: Dataset, opts: TrainOption
   const paths = runPaths(opts.out);
   mkdirSync(paths.samples, { recursive: true });
   const start = opts.resume ? resumeFrom(c, paths, pool, opts) : freshStart(c, paths, pool, opts);
-  const sessions = await openSessions(c, { device: opts.device, threads: opts.threads, spinning: opts.spinning });
+  const sessions = await openSessions(c, { device: opts.device, threads: opts.threads, spin: opts.spin });
   return new Trainer(c, data, pool, paths, start, sessions, opts).run();
 }
 

@@ -68,7 +68,7 @@ export function pairs(s: StudyJson, dir: string): Pair[] {
 
 export interface RunFlags {
   threads?: number;
-  /** false adds --no-spin (off is also ganc run's default; said explicitly where runs share the cores). */
+  /** false adds --no-spin: idle threads sleep at once where runs share the cores (ganc run's default spins briefly). */
   spin?: boolean;
 }
 
