@@ -8,8 +8,8 @@
  *   Forward, input gradient and weight gradient each become ONE large GEMM over the whole batch, instead of ORT's
  *   per-image GEMMs with 2×2 or 4×4 columns (and its single-threaded col2im for ConvTranspose).
  * - winograd: a 5×5 stride-2 SAME Conv and its ConvTranspose (at batch 64 the 16×16 layers of ≥ 64 channels each
- *   side; the rules and their measurements are in conv_winograd.ts), as Winograd F(4×4, 3×3) per stride phase in
- *   GEMMs over the batch: 2.8× fewer multiply-adds.
+ *   side and ≥ 128 × 128 channel pairs; the rules and their measurements are in conv_winograd.ts), as Winograd
+ *   F(4×4, 3×3) per stride phase in GEMMs over the batch: 2.8× fewer multiply-adds.
  * - phase: a stride-s ConvTranspose with a small input (≤ 4×4) as ONE stride-1 Conv to s²·C_out channels (the s² phase
  *   kernels packed, zero-padded, into one weight) + DepthToSpace: one threaded GEMM instead of ORT's per-image GEMM
  *   and col2im.
