@@ -30,6 +30,7 @@ const { values: a } = parseArgs({
   },
 });
 const n = (k: keyof typeof a) => Number(a[k]);
+if (!['brief', 'off', 'on'].includes(a.spin!)) throw new Error(`--spin ${a.spin}: brief, off or on`);
 const t0 = performance.now();
 const def = variant(dcgan({ size: n('size'), gf: n('gf'), df: n('df'), channels: 3 }, 'bench'), { batch: n('batch'), gUpdatesPerD: n('g-steps') });
 const c = compileGan(def);

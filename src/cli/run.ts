@@ -9,7 +9,7 @@ import { loadImageFolder, skippedSummary, unlabelledCount } from '../runtime/dat
 import { describeData, ensureBuiltinData } from '../runtime/data/logos.ts';
 import { checkSameModel, damagedName, type LatestCheckpoint, previousOf, readCheckpointMeta, readLatestCheckpoint } from '../runtime/checkpoint.ts';
 import { HELD_OUT_FRACTION, HELD_OUT_SEED, heldOutSplit } from '../runtime/data/split.ts';
-import type { Device } from '../runtime/ort.ts';
+import type { Device, Spin } from '../runtime/ort.ts';
 import { type RunConfig, readJson, runPaths, writeJson } from '../runtime/run_folder.ts';
 import { acquireRunLock } from '../runtime/run_lock.ts';
 import { type TrainHook, train } from '../runtime/train.ts';
@@ -44,6 +44,9 @@ export interface RunArgs {
   spin?: boolean;
   heldOut?: number;
 }
+
+/** --spin / --no-spin / neither as runtime/ort.ts's Spin. */
+const spinMode = (flag: boolean | undefined): Spin => (flag === undefined ? 'brief' : flag ? 'on' : 'off');
 
 function log(msg: string) {
   process.stderr.write(msg + '\n');
@@ -146,7 +149,7 @@ async function trainInFolder(args: RunArgs, loaded: GanDef, out: string): Promis
 
   const hooks = args.evalEvery !== undefined ? [await evaluationAlong(args, def, dataArg, out, steps, from?.meta.step ?? -1)] : [];
   const r = await train(compiled, data, {
-    out, steps, seed, device: args.device, threads: args.threads, spin: args.spin === undefined ? 'brief' : args.spin ? 'on' : 'off', hooks, sampleEvery: args.sampleEvery, ckptEvery: args.ckptEvery,
+    out, steps, seed, device: args.device, threads: args.threads, spin: spinMode(args.spin), hooks, sampleEvery: args.sampleEvery, ckptEvery: args.ckptEvery,
     resume: args.resume, from, force: args.force, modelHash: hash, stepsPerRun: args.stepsPerRun, heldOut,
     maxSeconds: args.maxMinutes !== undefined ? args.maxMinutes * 60 : undefined,
   });

@@ -15,7 +15,7 @@ export type Device = 'cpu' | 'cuda';
  * the caller (10–17% slower on 2 cores). Off where several runs share the cores (`ganc study --jobs N`).
  */
 export type Spin = 'brief' | 'off' | 'on';
-/** How long a brief spin lasts (32 px width 32, paired against not spinning: 100 µs 0.93×, 1 ms 0.85×, 5 ms 0.92×). */
+/** How long a brief spin lasts (32 px width 32 against not spinning: 100 µs 0.93×, 1 ms 0.85×, 5 ms 0.92×). */
 const BRIEF_SPIN_US = 1000;
 
 /** The session options that make idle workers wait as `spin` says (intra-op pool; ganc runs one inter-op thread). */

@@ -41,8 +41,8 @@ const MAX_PIXELS = 256;
  */
 const MIN_CHANNELS = 64;
 /**
- * Fewest channel pairs (C·M): the GEMMs' saving grows with C·M, the transforms' cost and the form's buffers with C + M.
- * At 32 px width 64 (64 ↔ 128 channels at 16×16) the form bought 3% of the iteration (bench/ab_paired.ts: 1.033×
+ * Fewest channel pairs (C·M): the GEMMs' saving grows with C·M, the transforms' cost and the form's buffers with
+ * C + M. At 32 px width 64 (64 ↔ 128 channels at 16×16) the form bought 3% of the iteration (bench/ab_paired.ts: 1.033×
  * slower without it, 12 pairs) for 30–50 MB of peak RSS (separate processes: 484–516 MB without it, 529–564 with;
  * PyTorch's 524); at 64 px (128 ↔ 256) it buys ~6%, with ganc's peak far below PyTorch's.
  */
@@ -87,7 +87,8 @@ export function winogradGeometry(n: Node): Geometry | undefined {
   const [N, C, H, W] = x;
   const M = y[1];
   if (H % 8 || W % 8 || N * H * W < MIN_POSITIONS || y[2] * 2 !== H || y[3] * 2 !== W) return undefined;
-  if (H * W > MAX_PIXELS || Math.min(C, M) < MIN_CHANNELS || C * M < MIN_CHANNEL_PAIRS || 36 * M * 4 * C > MAX_WEIGHT) return undefined;
+  if (H * W > MAX_PIXELS || Math.min(C, M) < MIN_CHANNELS || C * M < MIN_CHANNEL_PAIRS) return undefined;
+  if (36 * M * 4 * C > MAX_WEIGHT) return undefined;
   return { N, C, M, H, W };
 }
 
