@@ -10,7 +10,7 @@ import { dcgan } from '../models/dcgan.ts';
 import { variant } from '../src/dsl/gan.ts';
 import { compileGan } from '../src/compiler/compile.ts';
 import { StateStore } from '../src/runtime/state.ts';
-import type { Spin } from '../src/runtime/ort.ts';
+import { SPIN_MODES, type Spin } from '../src/runtime/ort.ts';
 import { openSessions } from '../src/runtime/steps.ts';
 import { summarizeProfile } from '../src/runtime/profile.ts';
 
@@ -30,7 +30,7 @@ const { values: a } = parseArgs({
   },
 });
 const n = (k: keyof typeof a) => Number(a[k]);
-if (!['brief', 'off', 'on'].includes(a.spin!)) throw new Error(`--spin ${a.spin}: brief, off or on`);
+if (!(SPIN_MODES as readonly string[]).includes(a.spin!)) throw new Error(`--spin ${a.spin}: one of ${SPIN_MODES.join(', ')}`);
 const t0 = performance.now();
 const def = variant(dcgan({ size: n('size'), gf: n('gf'), df: n('df'), channels: 3 }, 'bench'), { batch: n('batch'), gUpdatesPerD: n('g-steps') });
 const c = compileGan(def);

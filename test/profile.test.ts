@@ -35,7 +35,7 @@ test('opTimes counts each kernel once: the Scan out, its body nodes in', () => {
 
 test("opTimes' excess: each call's time above the fastest call of its op on the same input shapes", () => {
   const rows = opTimes([events]);
-  const key = (e: TraceEvent) => `${e.args?.op_name} ${JSON.stringify((e.args as { input_type_shape?: unknown }).input_type_shape)}`;
+  const key = (e: TraceEvent) => `${e.args?.op_name} ${JSON.stringify(e.args?.input_type_shape)}`;
   const muls = kernels.filter((e) => e.args?.op_name === 'Mul');
   const best = new Map<string, number>();
   for (const e of muls) best.set(key(e), Math.min(best.get(key(e)) ?? Infinity, e.dur));

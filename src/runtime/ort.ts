@@ -14,7 +14,8 @@ export type Device = 'cpu' | 'cuda';
  * paired iterations faster; 64 px 0.94×), while ORT's own loop keeps spinning between runs and took a core from V8 and
  * the caller (10–17% slower on 2 cores). Off where several runs share the cores (`ganc study --jobs N`).
  */
-export type Spin = 'brief' | 'off' | 'on';
+export const SPIN_MODES = ['brief', 'off', 'on'] as const;
+export type Spin = (typeof SPIN_MODES)[number];
 /** How long a brief spin lasts (32 px width 32 against not spinning: 100 µs 0.93×, 1 ms 0.85×, 5 ms 0.92×). */
 const BRIEF_SPIN_US = 1000;
 
