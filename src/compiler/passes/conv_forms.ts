@@ -122,6 +122,15 @@ function chunkedFit(n: Node): boolean {
 /** Floats of the whole batch's im2col patches. */
 const batchPatchFloats = (x: readonly number[], y: readonly number[], k: readonly number[]) => x[0] * y[2] * y[3] * k[0] * k[1] * x[1];
 
+/**
+ * Whole-batch patches of at least this many floats are gathered again for the weight gradient instead of being kept
+ * from the forward pass to the backward: at 32 px width 64 the D step held two 12.5 MB patch matrices (real and fake)
+ * through its whole backward pass, where its memory peaks (ORT's execution order: 149 → 128 MB of live
+ * intermediates; separate processes' peak RSS median 497 → 485 MB, time no detectable difference). At width 32
+ * (6.25 MB each) gathering again cost more time than it saved memory.
+ */
+const RECOMPUTED_PATCHES = 1 << 21;
+
 /** Multiply-adds of one image's GEMM (ORT's Conv runs one per image). */
 const perImageMacs = (x: readonly number[], y: readonly number[], k: readonly number[]) => y[2] * y[3] * y[1] * x[1] * k[0] * k[1];
 
@@ -225,10 +234,11 @@ class FormBuilder {
    * zero pixel appended, index [Q, kk] = the input pixel under tap t of output pixel q (or the zero pixel). A copy,
    * where the earlier batched MatMul with a 0/1 tensor grew with the square of the image.
    */
-  private readonly patches = (geo: Geo, x: Value) => this.once(`patches ${this.id(x)} ${key(geo)}`, () => {
+  private readonly patches = (geo: Geo, x: Value, use: 'conv' | 'wgrad' = 'conv') => this.once(`patches ${use} ${this.id(x)} ${key(geo)}`, () => {
     const { y, k } = geo;
     const [N, C, Q, kk] = [x.shape[0], x.shape[1], y[2] * y[3], k[0] * k[1]];
-    const idx = this.once(`Tpatch ${key(geo)}`, () => this.b.constant(pixelIndex(geo), [Q, kk], 'int64'));
+    // A gradient's own Gather reads its own index constant: ORT's common-subexpression pass would merge two equal Gathers.
+    const idx = this.once(`Tpatch ${use} ${key(geo)}`, () => this.b.constant(pixelIndex(geo), [Q, kk], 'int64'));
     return reshape(this.b, gather(this.b, this.zeroPixel(x), idx, 1), [N * Q, kk * C]);
   });
   /** A Conv as one GEMM over the batch: patches [N·Q, kk·C] × w as [M, kk·C]ᵀ. */
@@ -239,9 +249,14 @@ class FormBuilder {
     const yq = matmul(this.b, this.patches(geo, x), wm, false, true);
     return reshape(this.b, transpose(this.b, reshape(this.b, yq, [N, Q, M]), [0, 2, 1]), y);
   };
-  /** ConvWeightGrad: dW[m, (tap, c)] = Σ_{n,q} gy[n, q, m]·patch[n, q, tap, c], one GEMM over the batch. */
-  private readonly patchWeightGrad = (geo: Geo, x: Value, gy: Value): Value =>
-    this.tapMajorToWeight(matmul(this.b, this.pixelRows(gy), this.patches(geo, x), true, false), geo, x.shape[1]);
+  /**
+   * ConvWeightGrad: dW[m, (tap, c)] = Σ_{n,q} gy[n, q, m]·patch[n, q, tap, c], one GEMM over the batch. Large patches
+   * are gathered again rather than kept from the forward pass (see RECOMPUTED_PATCHES).
+   */
+  private readonly patchWeightGrad = (geo: Geo, x: Value, gy: Value): Value => {
+    const own = batchPatchFloats(geo.x, geo.y, geo.k) >= RECOMPUTED_PATCHES;
+    return this.tapMajorToWeight(matmul(this.b, this.pixelRows(gy), this.patches(geo, x, own ? 'wgrad' : 'conv'), true, false), geo, x.shape[1]);
+  };
 
   /** v [N, A, B] ↔ [N, B, A] (the small side of the dense form between NCHW and pixel-major). */
   private readonly swap = (v: Value, a: number, c: number) => transpose(this.b, reshape(this.b, v, [v.shape[0], a, c]), [0, 2, 1]);
