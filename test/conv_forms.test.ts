@@ -42,6 +42,7 @@ const cases: Case[] = [
   { name: 'conv2d k5 s2 SAME 16×16, batch 24 (weight gradient from patches in 6 batch chunks)', x: [24, 160, 16, 16], layer: (x) => conv2d(x, 8), expect: ['patches'] },
   { name: 'conv2d k5 s2 SAME 32×32 (weight gradient from patches in 2 batch chunks)', x: [4, 64, 32, 32], layer: (x) => conv2d(x, 4), expect: ['patches'] },
   { name: 'conv2d k5 s2 SAME 8×8 → 4×4 with a 1.1 M-float weight (its gradient from the whole batch\'s patches)', x: [2, 210, 8, 8], layer: (x) => conv2d(x, 210), expect: ['patches'] },
+  { name: 'conv2d k5 s2 SAME 8×8 → 4×4, batch 64, 128 → 256 (patches; 3.3 M floats, gathered again for the weight gradient)', x: [64, 128, 8, 8], layer: (x) => conv2d(x, 256), expect: ['patches'] },
   { name: 'conv2d k3 s1 SAME 6×5 (patches, non-square)', x: [2, 3, 6, 5], layer: (x) => conv2d(x, 4, { kernel: 3, stride: 1 }), expect: ['patches'] },
 ];
 
@@ -127,4 +128,18 @@ test('winograd takes the DCGAN layers it pays on: 16×16 inputs of ≥ 128 × 12
   // 32 px width 64: 64 ↔ 128 channels at 16×16, too few pairs for the memory the form costs; width 32: 32 channels.
   assert.deepEqual(transforms(32, 64, 'd_step'), []);
   assert.deepEqual(transforms(32, 32, 'd_step'), []);
+});
+
+test('large patches are gathered again for the weight gradient, each Gather with its own index; small ones are shared', () => {
+  // D's 8×8 → 4×4 layer of the 32 px DCGAN, batch 64: its whole-batch patches are [64, 16, 25, C].
+  const patchGathers = (width: number) => {
+    const c = compileGan(variant(dcgan({ size: 32, gf: width, df: width, channels: 3 }), { batch: 64 }));
+    const d = c.graphs.find((g) => g.name === 'd_step')!;
+    const gathers = d.nodes.filter((n) => n.op === 'Gather' && n.outputs[0].shape.join() === [64, 16, 25, width * 2].join());
+    return { count: gathers.length, indices: new Set(gathers.map((n) => n.inputs[1])).size };
+  };
+  // Width 64 (3.3 M floats): real and fake images, once for the forward GEMM and once for the weight gradient.
+  assert.deepEqual(patchGathers(64), { count: 4, indices: 2 });
+  // Width 32 (1.6 M floats): the weight gradient reads the forward's patches.
+  assert.deepEqual(patchGathers(32), { count: 2, indices: 1 });
 });
