@@ -48,7 +48,9 @@ export function adamUpdate(b: Builder, cfg: AdamConfig, step: Value, slots: read
   const eps = mul(b, b.scalar(cfg.eps), sqrtBias2);
   const updates = slots.map(({ param, grad, m, v }) => {
     const m2 = add(b, mul(b, m, b.scalar(cfg.beta1)), mul(b, grad, b.scalar(1 - cfg.beta1)));
-    const v2 = add(b, mul(b, v, b.scalar(cfg.beta2)), mul(b, mul(b, grad, grad), b.scalar(1 - cfg.beta2)));
+    // ((1−β2)·g)·g, PyTorch's addcmul order; and not g·g: ORT's transpose optimizer moves a Transpose shared by both
+    // moments (a weight gradient laid out tap-major, passes/conv_forms.ts) below Mul(g, g), transposing twice.
+    const v2 = add(b, mul(b, v, b.scalar(cfg.beta2)), mul(b, mul(b, grad, b.scalar(1 - cfg.beta2)), grad));
     const p2 = sub(b, param, mul(b, div(b, m2, add(b, b.emit1('Sqrt', [v2]), eps)), stepSize));
     return { param: p2, m: m2, v: v2 };
   });
