@@ -14,6 +14,12 @@ import { compileGan } from '../src/compiler/compile.ts';
 import { variant } from '../src/dsl/gan.ts';
 import { dcgan } from '../models/dcgan.ts';
 import { buildGraph, randomData, runGraph } from './helpers/run_graph.ts';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
+import { toOnnx } from '../src/compiler/onnx.ts';
 
 const net = <T>(fn: () => T): T => currentTrace().network('n', fn);
 
@@ -142,4 +148,28 @@ test('large patches are gathered again for the weight gradient, each Gather with
   assert.deepEqual(patchGathers(64), { count: 4, indices: 2 });
   // Width 32 (1.6 M floats): the weight gradient reads the forward's patches.
   assert.deepEqual(patchGathers(32), { count: 2, indices: 1 });
+});
+
+test('ORT lays each tap-major weight gradient out once: its optimizer makes no Transpose of g·g (Adam as ((1−β2)·g)·g)', async () => {
+  // ORT's transpose optimizer moves a Transpose below Mul(g, g) (two transposed inputs become one) while the first
+  // moment still reads the transposed g: with Adam's v-term as (g·g)·(1−β2) every such weight was transposed twice.
+  const c = compileGan(variant(dcgan({ size: 16, gf: 8, df: 8, channels: 3 }, 't'), { batch: 4 }));
+  const dir = mkdtempSync(path.join(tmpdir(), 'ganc-ortopt-'));
+  try {
+    for (const name of ['d_step', 'g_step']) {
+      const file = path.join(dir, `${name}.onnx`);
+      await ort.InferenceSession.create(toOnnx(c.graphs.find((g) => g.name === name)!), { graphOptimizationLevel: 'all', optimizedModelFilePath: file, logSeverityLevel: 3 });
+      const nodes = onnxProto.onnx.ModelProto.decode(readFileSync(file)).graph!.node!;
+      const producer = new Map(nodes.flatMap((n) => (n.output ?? []).map((o) => [o, n] as const)));
+      const transposes = nodes.filter((n) => n.opType === 'Transpose');
+      const ofSquares = transposes.filter((t) => {
+        const p = producer.get(t.input![0]);
+        return p?.opType === 'Mul' && p.input![0] === p.input![1];
+      });
+      assert.ok(transposes.length > 0, `${name}: the forms' Transposes are there`);
+      assert.deepEqual(ofSquares.map((t) => t.name), [], `${name}: Transposes of g·g`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
