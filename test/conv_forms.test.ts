@@ -36,6 +36,8 @@ const cases: Case[] = [
   { name: 'conv2d k3 s1 SAME 3×3 (dense, odd size)', x: [2, 3, 3, 3], layer: (x) => conv2d(x, 4, { kernel: 3, stride: 1 }), expect: ['dense'] },
   { name: 'conv2d k5 s2 VALID-ish pads 5×5 → 1×1 (dense)', x: [2, 2, 5, 5], layer: (x) => conv2d(x, 3, { padding: 'VALID' }), expect: ['dense'] },
   { name: 'deconv2d k5 s2 SAME 2×2 → 4×4 (dense)', x: [3, 6, 2, 2], layer: (x) => deconv2d(x, 4), expect: ['dense'] },
+  { name: 'conv2d k5 s2 SAME 4×4 → 2×2, batch·pixels ≤ channels out (dense; weight gradient from channel-major patches)', x: [2, 3, 4, 4], layer: (x) => conv2d(x, 8), expect: ['dense'] },
+  { name: 'deconv2d k5 s2 SAME 2×2 → 4×4, batch·pixels ≤ channels in (dense; weight gradient from channel-major patches)', x: [2, 8, 2, 2], layer: (x) => deconv2d(x, 3), expect: ['dense'] },
   { name: 'deconv2d k5 s2 SAME 4×4 → 8×8 (phase)', x: [3, 6, 4, 4], layer: (x) => deconv2d(x, 5), expect: ['phase'] },
   { name: 'deconv2d k5 s2 SAME 4×4 → 8×8, batch 256 (winograd, one tile, 16 batch chunks; phase without it)', x: [256, 128, 4, 4], layer: (x) => deconv2d(x, 128), expect: ['winograd', 'phase'] },
   { name: 'conv2d k5 s2 SAME 8×24, batch 96 (winograd, non-square, 1 × 3 tiles)', x: [96, 64, 8, 24], layer: (x) => conv2d(x, 256), expect: ['winograd'] },
@@ -172,4 +174,15 @@ test('ORT lays each tap-major weight gradient out once: its optimizer makes no T
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the dense form\'s weight gradient comes out in the weight\'s layout where batch·pixels ≤ channels (no weight-sized Transpose), tap-major otherwise', () => {
+  const transposedWeights = (x: number[], m: number) => {
+    const { g } = graphOf({ name: '', x, layer: (v) => conv2d(v, m), expect: [] });
+    const lowered = chooseConvForms(g, ALL);
+    const w = g.inputs.find((i) => i.role === 'param' && i.value.shape.length === 4)!.value;
+    return lowered.nodes.filter((n) => n.op === 'Transpose' && n.outputs[0].size === w.size).length;
+  };
+  assert.equal(transposedWeights([2, 3, 4, 4], 8), 0, 'N·Q = 8 ≤ M = 8');
+  assert.equal(transposedWeights([3, 3, 4, 4], 8), 1, 'N·Q = 12 > M = 8');
 });

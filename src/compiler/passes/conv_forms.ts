@@ -4,7 +4,8 @@
  *
  * - dense: where the convolution's large side has no more pixels than its kernel has taps (4×4 → 2×2 with k5), it is
  *   cheaper as a matrix: y = x·Wᵈ with Wᵈ [Ho·Wo·M, C·H·W] made from w (zero where no tap links two pixels);
- *   the weight gradient is one GEMM of gy against x's patches (im2col, below).
+ *   the weight gradient is one GEMM of gy against x's patches (im2col, below; ordered (channel, tap) where they are
+ *   no larger than the weight, so that no Transpose lays the gradient out).
  *   Forward, input gradient and weight gradient each become ONE large GEMM over the whole batch, instead of ORT's
  *   per-image GEMMs with 2×2 or 4×4 columns (and its single-threaded col2im for ConvTranspose).
  * - winograd: a 5×5 stride-2 SAME Conv and its ConvTranspose (at batch 64 the 16×16 layers of ≥ 64 channels each
@@ -295,7 +296,31 @@ class FormBuilder {
       return reshape(this.b, this.swap(yq, Q, M), geo.y);
     }
     if (n.op === 'ConvTranspose') return reshape(this.b, matmul(this.b, reshape(this.b, this.swap(a, M, Q), [N, -1]), this.denseWeight(geo, c)), geo.x);
-    return this.patchWeightGrad(geo, a, c);
+    return N * Q <= M ? this.channelMajorWeightGrad(geo, a, c) : this.patchWeightGrad(geo, a, c);
+  };
+
+  /**
+   * The dense form's ConvWeightGrad (no forward Conv reads its patches): dW [M, (c, tap)] = gyᵀ · patches laid out
+   * [N·Q, (c, tap)], gathered float by float from x as it is (NCHW, a zero appended), so dW comes out in the weight's
+   * layout. Tap-major patches gather C floats at a time (~10× faster per float) but leave a weight-sized Transpose,
+   * which costs more than that while the patches (N·Q·C·kk floats) are no larger than the weight (M·C·kk): N·Q ≤ M,
+   * as at batch 64 in DCGAN's 4×4 ↔ 2×2 layers of ≥ 256 channels.
+   */
+  private readonly channelMajorWeightGrad = (geo: Geo, x: Value, gy: Value): Value => {
+    const { y, k } = geo;
+    const [N, C, M, Q, P, kk] = [x.shape[0], x.shape[1], y[1], y[2] * y[3], x.shape[2] * x.shape[3], k[0] * k[1]];
+    const idx = this.once(`Tcpatch ${key(geo)}`, () => {
+      const pix = pixelIndex(geo);
+      const data = new Array<number>(Q * C * kk);
+      for (let q = 0; q < Q; q++) for (let c = 0; c < C; c++) for (let t = 0; t < kk; t++) {
+        const p = pix[q * kk + t];
+        data[(q * C + c) * kk + t] = p === P ? C * P : c * P + p;
+      }
+      return this.b.constant(data, [Q, C, kk], 'int64');
+    });
+    const xz = pad(this.b, reshape(this.b, x, [N, C * P]), [0, 0, 0, 1]);
+    const patches = reshape(this.b, gather(this.b, xz, idx, 1), [N * Q, C * kk]);
+    return reshape(this.b, matmul(this.b, this.pixelRows(gy), patches, true, false), [M, C, k[0], k[1]]);
   };
 
   private readonly phase = (n: Node, plan: NonNullable<ReturnType<typeof phasePlan>>): Value => {
