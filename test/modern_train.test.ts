@@ -154,9 +154,10 @@ async function checkExports(c: Compiled, state: Map<string, Float32Array>): Prom
 }
 
 describe('kill -9 and --resume with SN vectors, a gradient penalty, 2 critic updates and EMA (ganc run)', () => {
-  // 32 steps, not 16: the kill must land between step 9 and the last checkpoint, and at ~20 it/s 16 steps left a
-  // window of ~0.35 s that a loaded 2-core CI machine once missed (the run ended before the test looked again).
-  const N = 32;
+  // 96 steps: the kill must land between step 9 and the end, and the test looks only when the machine schedules it;
+  // on a loaded 2-core CI machine windows of ~0.35 s (16 steps) and ~0.9 s (32 steps, at ~26 it/s) were both missed
+  // (the run ended before the test looked again). 96 leave ~3.3 s.
+  const N = 96;
   const KILL_AT = 8;
   const MODEL = join(MODELS, 'tiny_modern.ts');
   let a: string, b: string;
