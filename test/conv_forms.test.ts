@@ -38,6 +38,8 @@ const cases: Case[] = [
   { name: 'deconv2d k5 s2 SAME 2×2 → 4×4 (dense)', x: [3, 6, 2, 2], layer: (x) => deconv2d(x, 4), expect: ['dense'] },
   { name: 'conv2d k5 s2 SAME 4×4 → 2×2, batch·pixels ≤ channels out (dense; weight gradient from channel-major patches)', x: [2, 3, 4, 4], layer: (x) => conv2d(x, 8), expect: ['dense'] },
   { name: 'deconv2d k5 s2 SAME 2×2 → 4×4, batch·pixels ≤ channels in (dense; weight gradient from channel-major patches)', x: [2, 8, 2, 2], layer: (x) => deconv2d(x, 3), expect: ['dense'] },
+  { name: 'conv2d k5 s2 SAME 4×4 → 2×2, 256 → 512: a 32 MiB dense matrix, so channel-major patches for all three', x: [2, 256, 4, 4], layer: (x) => conv2d(x, 512), expect: ['dense'] },
+  { name: 'deconv2d k5 s2 SAME 2×2 → 4×4, 512 → 256: a 32 MiB dense matrix, so channel-major patches for all three', x: [2, 512, 2, 2], layer: (x) => deconv2d(x, 256), expect: ['dense'] },
   { name: 'deconv2d k5 s2 SAME 4×4 → 8×8 (phase)', x: [3, 6, 4, 4], layer: (x) => deconv2d(x, 5), expect: ['phase'] },
   { name: 'deconv2d k5 s2 SAME 4×4 → 8×8, batch 256 (winograd, one tile, 16 batch chunks; phase without it)', x: [256, 128, 4, 4], layer: (x) => deconv2d(x, 128), expect: ['winograd', 'phase'] },
   { name: 'conv2d k5 s2 SAME 8×24, batch 96 (winograd, non-square, 1 × 3 tiles)', x: [96, 64, 8, 24], layer: (x) => conv2d(x, 256), expect: ['winograd'] },
@@ -185,4 +187,14 @@ test('the dense form\'s weight gradient comes out in the weight\'s layout where 
   };
   assert.equal(transposedWeights([2, 3, 4, 4], 8), 0, 'N·Q = 8 ≤ M = 8');
   assert.equal(transposedWeights([3, 3, 4, 4], 8), 1, 'N·Q = 12 > M = 8');
+});
+
+test('no 32 MiB dense matrix: from there the Conv and its adjoint are GEMMs against channel-major patches', () => {
+  for (const [x, layer] of [[[2, 256, 4, 4], (v: Tensor) => conv2d(v, 512)], [[2, 512, 2, 2], (v: Tensor) => deconv2d(v, 256)]] as const) {
+    const { g } = graphOf({ name: '', x: [...x], layer, expect: [] });
+    const lowered = chooseConvForms(g, ALL);
+    const largest = Math.max(...lowered.nodes.flatMap((n) => n.outputs.map((o) => o.size)));
+    assert.ok(largest < 1 << 23, `a value of ${largest} floats`);
+    assert.equal(convs(lowered), 0);
+  }
 });

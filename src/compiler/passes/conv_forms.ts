@@ -31,8 +31,10 @@ import { matmul } from '../ops/matmul.ts';
 import { gather } from '../ops/gather.ts';
 import { expand, pad, reshape, slice, transpose } from '../ops/shape.ts';
 import { scan } from '../ops/scan.ts';
+import { reduceSum } from '../ops/reduce.ts';
 import { substitute } from './substitute.ts';
 import { winograd, winogradGeometry } from './conv_winograd.ts';
+import { attrsOf, channelPatchIndex, col2imIndex, type Geo, key, pixelIndex, relation, tapTable } from './conv_geometry.ts';
 
 export interface ConvForms {
   dense: boolean;
@@ -45,6 +47,15 @@ export const ALL_CONV_FORMS: ConvForms = { dense: true, winograd: true, phase: t
 
 /** Largest dense matrix (floats) worth building every step. */
 const DENSE_MAX = 1 << 24;
+/**
+ * From this size on (32 MiB, glibc's largest mmap threshold) every allocation is mapped afresh and its pages faulted
+ * in at each use: a dense matrix this large is not built; where the patches are no larger than the weight, the
+ * Conv and its adjoint are GEMMs against channel-major patches instead (see channelPatches). At 32 px width 64
+ * (D's 4×4 → 2×2 layer, G's 2×2 → 4×4, 512 × 256 channels: 32 MiB each) separate processes ran 0.47–0.95 against
+ * 0.68–1.00 s (7 of 8 faster), 1.3–30 k against 11–52 k faults and 457–488 against 466–547 MB per iteration; at
+ * width 32 (8 MiB matrices) the dense form stays ahead.
+ */
+const MMAP_FLOATS = 1 << 23;
 /** Largest input (H·W) of a ConvTranspose lowered as phases; beyond it ORT's own kernel is as fast or faster. */
 const PHASE_MAX_PIXELS = 16;
 /** Largest input (H·W) of a Conv computed from im2col patches (16×16 measured slower, see above). */
@@ -54,29 +65,6 @@ const PATCH_MAX_PIXELS = 64;
  * large enough (patches won 13% CPU at 32 px width 32 and lost 5% at 64 px width 64, where these convs are 52 M).
  */
 const PATCH_MAX_MACS = 1 << 24;
-
-interface ConvAttrs { strides: number[]; pads: number[]; dilations: number[] }
-const attrsOf = (n: Node): ConvAttrs => n.attrs as unknown as ConvAttrs;
-
-/**
- * Every node is read as the convolution y = Conv(x, w) it belongs to: x [N, C, H, W] the large side, y [N, M, Ho, Wo]
- * the small side, w [M, C, kh, kw]. (A ConvTranspose(g, w) is that Conv's adjoint: g is y-shaped, its output
- * x-shaped, and its weight [in, out] is [M, C].)
- */
-interface Geo extends ConvAttrs { x: readonly number[]; y: readonly number[]; k: readonly number[] }
-
-function relation(n: Node): Geo {
-  const [a, b] = n.inputs;
-  const out = n.outputs[0].shape;
-  const { strides, pads, dilations } = attrsOf(n);
-  const attrs = { strides, pads, dilations };
-  if (n.op === 'Conv') return { x: a.shape, y: out, k: b.shape.slice(2), ...attrs };
-  if (n.op === 'ConvTranspose') return { x: out, y: a.shape, k: b.shape.slice(2), ...attrs };
-  return { x: a.shape, y: b.shape, k: n.attrs.kernel as number[], ...attrs };
-}
-
-/** What a weight's derived forms depend on: shared by a Conv, its input gradient and its weight gradient. */
-const key = (g: Geo): string => JSON.stringify([g.x, g.y, g.k, g.strides, g.pads, g.dilations]);
 
 function denseFits(n: Node): boolean {
   const { x, y, k } = relation(n);
@@ -137,29 +125,6 @@ const perImageMacs = (x: readonly number[], y: readonly number[], k: readonly nu
 
 function patchesPay(x: readonly number[], y: readonly number[], k: readonly number[]): boolean {
   return x[2] * x[3] <= PATCH_MAX_PIXELS && perImageMacs(x, y, k) <= PATCH_MAX_MACS && batchPatchFloats(x, y, k) <= DENSE_MAX;
-}
-
-/** Per output pixel q and tap t, the input pixel under it, or P (the zero pixel appended to x): im2col's index. */
-function pixelIndex(g: Geo): number[] {
-  const { x, y, k } = g;
-  const [Q, P, kk] = [y[2] * y[3], x[2] * x[3], k[0] * k[1]];
-  const data = new Array<number>(Q * kk).fill(P);
-  tapTable(g).forEach((tap, i) => { if (tap >= 0) data[Math.floor(i / P) * kk + tap] = i % P; });
-  return data;
-}
-
-/** Per output pixel q and input pixel p, the kernel tap linking them (or -1): the 0/1 structure of Wᵈ. */
-function tapTable(g: Geo): Int32Array {
-  const { x, y, k, strides: s, pads, dilations: d } = g;
-  const P = x[2] * x[3];
-  const taps = new Int32Array(y[2] * y[3] * P).fill(-1);
-  for (let oy = 0; oy < y[2]; oy++) for (let ox = 0; ox < y[3]; ox++) {
-    for (let i = 0; i < k[0]; i++) for (let j = 0; j < k[1]; j++) {
-      const iy = oy * s[0] + i * d[0] - pads[0], ix = ox * s[1] + j * d[1] - pads[1];
-      if (iy >= 0 && iy < x[2] && ix >= 0 && ix < x[3]) taps[(oy * y[3] + ox) * P + iy * x[3] + ix] = i * k[1] + j;
-    }
-  }
-  return taps;
 }
 
 /** Phase plan of one spatial axis of a stride-s ConvTranspose: taps T, conv pads, or undefined where it does not fit. */
@@ -291,6 +256,10 @@ class FormBuilder {
     const [a, c] = n.inputs;
     const geo = relation(n);
     const [N, M, Q] = [geo.y[0], geo.y[1], geo.y[2] * geo.y[3]];
+    if (N * Q <= M && Q * M * geo.x[1] * geo.x[2] * geo.x[3] >= MMAP_FLOATS) {
+      if (n.op === 'Conv') return this.channelMajorConv(geo, a, c);
+      if (n.op === 'ConvTranspose') return this.channelMajorAdjoint(geo, a, c);
+    }
     if (n.op === 'Conv') {
       const yq = matmul(this.b, reshape(this.b, a, [N, -1]), this.denseWeight(geo, c), false, true);
       return reshape(this.b, this.swap(yq, Q, M), geo.y);
@@ -300,27 +269,46 @@ class FormBuilder {
   };
 
   /**
-   * The dense form's ConvWeightGrad (no forward Conv reads its patches): dW [M, (c, tap)] = gyᵀ · patches laid out
-   * [N·Q, (c, tap)], gathered float by float from x as it is (NCHW, a zero appended), so dW comes out in the weight's
-   * layout. Tap-major patches gather C floats at a time (~10× faster per float) but leave a weight-sized Transpose,
-   * which costs more than that while the patches (N·Q·C·kk floats) are no larger than the weight (M·C·kk): N·Q ≤ M,
-   * as at batch 64 in DCGAN's 4×4 ↔ 2×2 layers of ≥ 256 channels.
+   * x's im2col patches ordered (channel, tap), [N·Q, C·kk]: one Gather of single floats from x as it is (NCHW, a zero
+   * appended). Against the tap-major patches (C floats per gathered pixel, ~10× faster per float) they need no
+   * weight-sized Transpose: the weight [M, C, kh, kw] is already [M, (c, tap)]. That pays while the patches are no
+   * larger than the weight (N·Q·C·kk against M·C·kk floats): N·Q ≤ M, as at batch 64 in DCGAN's 4×4 ↔ 2×2 layers of
+   * ≥ 256 channels.
    */
+  private readonly channelPatches = (geo: Geo, x: Value) => this.once(`cpatches ${this.id(x)} ${key(geo)}`, () => {
+    const { y, k } = geo;
+    const [N, C, Q, P, kk] = [x.shape[0], x.shape[1], y[2] * y[3], x.shape[2] * x.shape[3], k[0] * k[1]];
+    const idx = this.once(`Tcpatch ${key(geo)}`, () => this.b.constant(channelPatchIndex(geo), [Q, C, kk], 'int64'));
+    const xz = pad(this.b, reshape(this.b, x, [N, C * P]), [0, 0, 0, 1]);
+    return reshape(this.b, gather(this.b, xz, idx, 1), [N * Q, C * kk]);
+  });
+  private readonly weightRows = (w: Value) => reshape(this.b, w, [w.shape[0], -1]);
+
+  /** y = patches · wᵀ: [N·Q, M], then NCHW. */
+  private readonly channelMajorConv = (geo: Geo, x: Value, w: Value): Value => {
+    const [N, M, Q] = [geo.y[0], geo.y[1], geo.y[2] * geo.y[3]];
+    const yq = matmul(this.b, this.channelPatches(geo, x), this.weightRows(w), false, true);
+    return reshape(this.b, this.swap(reshape(this.b, yq, [N, Q * M]), Q, M), geo.y);
+  };
+
+  /**
+   * The adjoint (ConvTranspose g ↦ x-shaped): patch gradients gy-rows · w, [N·Q, (c, tap)], summed back onto pixels
+   * (col2im) as one Gather of the Q terms of each (c, p) — each output pixel reaches an input pixel by at most one
+   * tap, else a zero appended — and a ReduceSum over them.
+   */
+  private readonly channelMajorAdjoint = (geo: Geo, g: Value, w: Value): Value => {
+    const { x, y, k } = geo;
+    const [N, C, Q, P, kk] = [x[0], x[1], y[2] * y[3], x[2] * x[3], k[0] * k[1]];
+    const dp = matmul(this.b, this.pixelRows(g), this.weightRows(w));
+    const idx = this.once(`Tcol2im ${key(geo)}`, () => this.b.constant(col2imIndex(geo), [C, Q, P], 'int64'));
+    const terms = gather(this.b, pad(this.b, reshape(this.b, dp, [N, Q * C * kk]), [0, 0, 0, 1]), idx, 1);
+    return reshape(this.b, reduceSum(this.b, terms, [2]), x);
+  };
+
+  /** The dense form's ConvWeightGrad: dW [M, (c, tap)] = gyᵀ · channel-major patches, in the weight's layout. */
   private readonly channelMajorWeightGrad = (geo: Geo, x: Value, gy: Value): Value => {
     const { y, k } = geo;
-    const [N, C, M, Q, P, kk] = [x.shape[0], x.shape[1], y[1], y[2] * y[3], x.shape[2] * x.shape[3], k[0] * k[1]];
-    const idx = this.once(`Tcpatch ${key(geo)}`, () => {
-      const pix = pixelIndex(geo);
-      const data = new Array<number>(Q * C * kk);
-      for (let q = 0; q < Q; q++) for (let c = 0; c < C; c++) for (let t = 0; t < kk; t++) {
-        const p = pix[q * kk + t];
-        data[(q * C + c) * kk + t] = p === P ? C * P : c * P + p;
-      }
-      return this.b.constant(data, [Q, C, kk], 'int64');
-    });
-    const xz = pad(this.b, reshape(this.b, x, [N, C * P]), [0, 0, 0, 1]);
-    const patches = reshape(this.b, gather(this.b, xz, idx, 1), [N * Q, C * kk]);
-    return reshape(this.b, matmul(this.b, this.pixelRows(gy), patches, true, false), [M, C, k[0], k[1]]);
+    return reshape(this.b, matmul(this.b, this.pixelRows(gy), this.channelPatches(geo, x), true, false), [y[1], x.shape[1], k[0], k[1]]);
   };
 
   private readonly phase = (n: Node, plan: NonNullable<ReturnType<typeof phasePlan>>): Value => {
