@@ -7,7 +7,8 @@
  *   the weight gradient is one GEMM of gy against x's patches (im2col, below; ordered (channel, tap) where they are
  *   no larger than the weight, so that no Transpose lays the gradient out).
  *   Forward, input gradient and weight gradient each become ONE large GEMM over the whole batch, instead of ORT's
- *   per-image GEMMs with 2×2 or 4×4 columns (and its single-threaded col2im for ConvTranspose).
+ *   per-image GEMMs with 2×2 or 4×4 columns (and its single-threaded col2im for ConvTranspose). A matrix of 32 MiB or
+ *   more is not built: there all three are GEMMs against channel-major patches (MMAP_FLOATS).
  * - winograd: a 5×5 stride-2 SAME Conv and its ConvTranspose (at batch 64 the 16×16 layers of ≥ 64 channels each
  *   side and ≥ 128 × 128 channel pairs; the rules and their measurements are in conv_winograd.ts), as Winograd
  *   F(4×4, 3×3) per stride phase in GEMMs over the batch: 2.8× fewer multiply-adds.
