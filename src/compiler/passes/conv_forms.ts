@@ -67,10 +67,12 @@ const PATCH_MAX_PIXELS = 64;
  */
 const PATCH_MAX_MACS = 1 << 24;
 
+/** Floats of the dense matrix Wᵈ [Ho·Wo·M, C·H·W]. */
+const denseFloats = ({ x, y }: Geo) => y[2] * y[3] * y[1] * x[1] * x[2] * x[3];
+
 function denseFits(n: Node): boolean {
-  const { x, y, k } = relation(n);
-  const pixels = x[2] * x[3];
-  return pixels <= k[0] * k[1] && y[1] * x[1] * pixels * y[2] * y[3] <= DENSE_MAX;
+  const geo = relation(n);
+  return geo.x[2] * geo.x[3] <= geo.k[0] * geo.k[1] && denseFloats(geo) <= DENSE_MAX;
 }
 
 /** A Conv or a weight gradient whose large side is small enough to be computed from im2col patches. */
@@ -253,11 +255,12 @@ class FormBuilder {
     return this.tapMajorToWeight(dw, geo, C);
   };
 
+  /** The dense form; from a 32 MiB matrix on (where N·Q ≤ M), the channel-major patch GEMMs instead. */
   private readonly dense = (n: Node): Value => {
     const [a, c] = n.inputs;
     const geo = relation(n);
     const [N, M, Q] = [geo.y[0], geo.y[1], geo.y[2] * geo.y[3]];
-    if (N * Q <= M && Q * M * geo.x[1] * geo.x[2] * geo.x[3] >= MMAP_FLOATS) {
+    if (N * Q <= M && denseFloats(geo) >= MMAP_FLOATS) {
       if (n.op === 'Conv') return this.channelMajorConv(geo, a, c);
       if (n.op === 'ConvTranspose') return this.channelMajorAdjoint(geo, a, c);
     }
