@@ -191,6 +191,9 @@ class FormBuilder {
   });
   /** y [N, M, Ho, Wo] as [N·Q, M] (pixel-major rows). */
   private readonly pixelRows = (v: Value) => reshape(this.b, this.channelsLast(v), [-1, v.shape[1]]);
+  /** Pixel-major rows [N·Q, M] (or [N, Q·M]) back to y [N, M, Ho, Wo]: pixelRows' inverse. */
+  private readonly fromPixelRows = (rows: Value, y: readonly number[]) =>
+    reshape(this.b, transpose(this.b, reshape(this.b, rows, [y[0], y[2] * y[3], y[1]]), [0, 2, 1]), y);
   /** x channels last with a zero pixel appended, [N, P + 1, C]: what im2col's Gathers read. */
   private readonly zeroPixel = (x: Value) => this.once(`xz ${this.id(x)}`, () => pad(this.b, this.channelsLast(x), [0, 0, 0, 0, 1, 0]));
   /** dW laid out [M, (tap, c)] as the weight [M, C, kh, kw]. */
@@ -213,10 +216,10 @@ class FormBuilder {
   /** A Conv as one GEMM over the batch: patches [N·Q, kk·C] × w as [M, kk·C]ᵀ. */
   private readonly patchConv = (geo: Geo, x: Value, w: Value): Value => {
     const { y, k } = geo;
-    const [N, M, C, Q, kk] = [y[0], y[1], x.shape[1], y[2] * y[3], k[0] * k[1]];
+    const [M, C, kk] = [y[1], x.shape[1], k[0] * k[1]];
     const wm = this.once(`wpatch ${this.id(w)}`, () => reshape(this.b, transpose(this.b, reshape(this.b, w, [M, C, kk]), [0, 2, 1]), [M, kk * C]));
     const yq = matmul(this.b, this.patches(geo, x), wm, false, true);
-    return reshape(this.b, transpose(this.b, reshape(this.b, yq, [N, Q, M]), [0, 2, 1]), y);
+    return this.fromPixelRows(yq, y);
   };
   /**
    * ConvWeightGrad: dW[m, (tap, c)] = Σ_{n,q} gy[n, q, m]·patch[n, q, tap, c], one GEMM over the batch. Large patches
@@ -260,16 +263,17 @@ class FormBuilder {
     const [a, c] = n.inputs;
     const geo = relation(n);
     const [N, M, Q] = [geo.y[0], geo.y[1], geo.y[2] * geo.y[3]];
-    if (N * Q <= M && denseFloats(geo) >= MMAP_FLOATS) {
+    const patchesFitWeight = N * Q <= M; // channel-major patches no larger than the weight (see channelPatches)
+    if (patchesFitWeight && denseFloats(geo) >= MMAP_FLOATS) {
       if (n.op === 'Conv') return this.channelMajorConv(geo, a, c);
       if (n.op === 'ConvTranspose') return this.channelMajorAdjoint(geo, a, c);
     }
     if (n.op === 'Conv') {
       const yq = matmul(this.b, reshape(this.b, a, [N, -1]), this.denseWeight(geo, c), false, true);
-      return reshape(this.b, this.swap(yq, Q, M), geo.y);
+      return this.fromPixelRows(yq, geo.y);
     }
     if (n.op === 'ConvTranspose') return reshape(this.b, matmul(this.b, reshape(this.b, this.swap(a, M, Q), [N, -1]), this.denseWeight(geo, c)), geo.x);
-    return N * Q <= M ? this.channelMajorWeightGrad(geo, a, c) : this.patchWeightGrad(geo, a, c);
+    return patchesFitWeight ? this.channelMajorWeightGrad(geo, a, c) : this.patchWeightGrad(geo, a, c);
   };
 
   /**
@@ -290,9 +294,7 @@ class FormBuilder {
 
   /** y = patches · wᵀ: [N·Q, M], then NCHW. */
   private readonly channelMajorConv = (geo: Geo, x: Value, w: Value): Value => {
-    const [N, M, Q] = [geo.y[0], geo.y[1], geo.y[2] * geo.y[3]];
-    const yq = matmul(this.b, this.channelPatches(geo, x), this.weightRows(w), false, true);
-    return reshape(this.b, this.swap(reshape(this.b, yq, [N, Q * M]), Q, M), geo.y);
+    return this.fromPixelRows(matmul(this.b, this.channelPatches(geo, x), this.weightRows(w), false, true), geo.y);
   };
 
   /**

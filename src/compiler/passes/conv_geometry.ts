@@ -50,7 +50,6 @@ export function tapTable(g: Geo): Int32Array {
   return taps;
 }
 
-
 /**
  * x's im2col patches ordered (channel, tap) as one Gather from x [N, C·P] with a zero appended: per output pixel q,
  * channel c and tap t, the flat index c·P + p of the input pixel under the tap, or C·P.
