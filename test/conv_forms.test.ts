@@ -53,6 +53,7 @@ const cases: Case[] = [
   { name: 'conv2d k5 s2 SAME 32×32 (weight gradient from patches in 2 batch chunks)', x: [4, 64, 32, 32], layer: (x) => conv2d(x, 4), expect: ['patches'] },
   { name: 'conv2d k5 s2 SAME 8×8 → 4×4 with a 1.1 M-float weight (its gradient from the whole batch\'s patches)', x: [2, 210, 8, 8], layer: (x) => conv2d(x, 210), expect: ['patches'] },
   { name: 'conv2d k5 s2 SAME 8×8 → 4×4, batch 64, 128 → 256 (patches; 3.3 M floats, gathered again for the weight gradient)', x: [64, 128, 8, 8], layer: (x) => conv2d(x, 256), expect: ['patches'] },
+  { name: 'conv2d k5 s2 SAME 8×8 → 4×4, 256 → 512 (forward from patches though its per-image GEMM is 52 M; input gradient phase)', x: [2, 256, 8, 8], layer: (x) => conv2d(x, 512), expect: ['patches', 'phase'] },
   { name: 'conv2d k3 s1 SAME 6×5 (patches, non-square)', x: [2, 3, 6, 5], layer: (x) => conv2d(x, 4, { kernel: 3, stride: 1 }), expect: ['patches'] },
 ];
 
@@ -197,4 +198,16 @@ test('no 32 MiB dense matrix: from there the Conv and its adjoint are GEMMs agai
     assert.ok(largest < 1 << 23, `a value of ${largest} floats`);
     assert.equal(convs(lowered), 0);
   }
+});
+
+test('a Conv of an input ≤ 8×8 is a GEMM against patches however large its per-image GEMM, below 32 MiB of patches; the phase form\'s packed Conv is not', () => {
+  const ortConvInputs = (x: number[]) => {
+    const { g } = graphOf({ name: '', x, layer: (v) => conv2d(v, 512), expect: [] });
+    return chooseConvForms(g, ALL).nodes.filter((n) => n.op === 'Conv').map((n) => n.inputs[0].shape.join('×'));
+  };
+  // 64 px D's 8×8 → 4×4 layer (52 M multiply-adds per image, 6.6 M floats of patches): the forward from patches; the
+  // input gradient's packed phase Conv (75 M per image) stays ORT's.
+  assert.deepEqual(ortConvInputs([64, 256, 8, 8]), ['64×512×4×4']);
+  // Batch 96: 9.8 M floats of patches, over 32 MiB: ORT's Conv for the forward too.
+  assert.deepEqual(ortConvInputs([96, 256, 8, 8]), ['96×256×8×8', '96×512×4×4']);
 });

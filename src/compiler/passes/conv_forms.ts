@@ -63,7 +63,10 @@ const PHASE_MAX_PIXELS = 16;
 const PATCH_MAX_PIXELS = 64;
 /**
  * Largest per-image GEMM (multiply-adds) ORT's own Conv is left to lose on: beyond it ORT's per-image GEMMs are
- * large enough (patches won 13% CPU at 32 px width 32 and lost 5% at 64 px width 64, where these convs are 52 M).
+ * large enough (patches won 13% CPU at 32 px width 32 and lost 5% at 64 px width 64, where these convs are 52 M, on
+ * the AVX2 machine of the first sessions). It still holds for weight gradients and for the phase form's packed Conv
+ * (G's 4×4 → 8×8 at 64 px, 75 M per image: from patches no detectable difference, 0.997 in a paired A/B, 6 of 8,
+ * for +21 MiB of live intermediates at the D step's peak); plain Convs see largeConvPatches.
  */
 const PATCH_MAX_MACS = 1 << 24;
 
@@ -83,8 +86,18 @@ function patchesFit(n: Node): boolean {
   if (n.op === 'ConvWeightGrad' && weightFloats(x, y, k) > SCAN_MAX_WEIGHT) {
     return x[2] * x[3] <= PATCH_MAX_PIXELS && batchPatchFloats(x, y, k) <= DENSE_MAX;
   }
-  return patchesPay(x, y, k);
+  return (n.op === 'Conv' && largeConvPatches(x, y, k)) || patchesPay(x, y, k);
 }
+
+/**
+ * A plain Conv of an input ≤ 8×8 is computed from the whole batch's patches, however large its per-image GEMM, while
+ * they stay below 32 MiB (MMAP_FLOATS; at 128 px D's 8×8 → 4×4 layer's are 52 MB). At 64 px (D's 8×8 → 4×4, 256 →
+ * 512, and G's input gradient there, 52 M per image; AVX-512 machine): bench/ab_paired-style pairs 0.943 (7 of 8
+ * faster), separate processes 4 of 4 faster (1.49–1.77 against 1.70–2.41 s), peak RSS 663–666 against 628–648 MB
+ * (PyTorch's ~713); ORT ran these convs at ~95 G multiply-adds/s, MLAS's GEMM of the same size at ~150.
+ */
+const largeConvPatches = (x: readonly number[], y: readonly number[], k: readonly number[]) =>
+  x[2] * x[3] <= PATCH_MAX_PIXELS && batchPatchFloats(x, y, k) < MMAP_FLOATS;
 
 /** Largest im2col chunk (floats) of a weight gradient computed batch chunk by batch chunk. */
 const CHUNK_FLOATS = 1 << 20;
