@@ -60,8 +60,8 @@ const cases: Case[] = [
 const ALL: ConvForms = { dense: true, winograd: true, phase: true, patches: true };
 const ONLY = (f: keyof ConvForms): ConvForms => ({ dense: false, winograd: false, phase: false, patches: false, [f]: true });
 const convs = (x: Graph) => x.nodes.filter((n) => n.op === 'Conv' || n.op === 'ConvTranspose' || n.op === 'ConvWeightGrad').length;
-/** The winograd form's weight transform [36, M·4C]: one per weight whose Conv / ConvTranspose has the form. */
-const weightTransforms = (x: Graph) => x.nodes.filter((n) => n.op === 'MatMul' && n.outputs[0].shape.length === 2 && n.outputs[0].shape[0] === 36);
+/** The winograd form's weight transform [36·4, M·C] (components × phases): one per weight whose Conv / ConvTranspose has the form. */
+const weightTransforms = (x: Graph) => x.nodes.filter((n) => n.op === 'MatMul' && n.outputs[0].shape.length === 2 && n.outputs[0].shape[0] === 144);
 
 /** The layer, a loss against a fixed random tensor, and gradients w.r.t. its input and every parameter. */
 function graphOf(c: Case): { g: Graph; feeds: Record<string, Float32Array> } {
@@ -104,7 +104,7 @@ for (const c of cases) {
       const seen = ops(lowered);
       // dense and patches are told apart only when each is the one form on (both leave fewer convolution nodes and
       // both use MatMul and Gather); phase is the one form with DepthToSpace, winograd the one with a weight transform
-      // [36, M·4C], and it takes the convolutions phase would.
+      // [36·4, M·C], and it takes the convolutions phase would.
       const alone = (f: keyof ConvForms) => Object.entries(forms).every(([k, on]) => on === (k === f));
       const fewer = convs(lowered) < convs(g);
       const winograd = weightTransforms(lowered).length > 0;
@@ -134,8 +134,8 @@ test('winograd takes the DCGAN layers it pays on: 16×16 inputs of ≥ 128 × 12
     return weightTransforms(c.graphs.find((g) => g.name === graph)!).map((n) => n.outputs[0].shape[1]).sort((p, q) => p - q);
   };
   // 64 px: D's 128 → 256 conv and G's 256 → 128 deconv (16×16 side); not the 8×8 256 ↔ 512 layers or 32×32 ones.
-  assert.deepEqual(transforms(64, 64, 'd_step'), [256 * 4 * 128, 256 * 4 * 128]);
-  assert.deepEqual(transforms(64, 64, 'g_step'), [256 * 4 * 128, 256 * 4 * 128]);
+  assert.deepEqual(transforms(64, 64, 'd_step'), [256 * 128, 256 * 128]);
+  assert.deepEqual(transforms(64, 64, 'g_step'), [256 * 128, 256 * 128]);
   // 32 px width 64: 64 ↔ 128 channels at 16×16, too few pairs for the memory the form costs; width 32: 32 channels.
   assert.deepEqual(transforms(32, 64, 'd_step'), []);
   assert.deepEqual(transforms(32, 32, 'd_step'), []);
@@ -210,4 +210,13 @@ test('a Conv of an input ≤ 8×8 is a GEMM against patches however large its pe
   assert.deepEqual(ortConvInputs([64, 256, 8, 8]), ['64×512×4×4']);
   // Batch 96: 9.8 M floats of patches, over 32 MiB: ORT's Conv for the forward too.
   assert.deepEqual(ortConvInputs([96, 256, 8, 8]), ['96×256×8×8', '96×512×4×4']);
+});
+
+test('the winograd form splits phases and pads inside its transform Gemms: no Pad, SpaceToDepth or DepthToSpace', () => {
+  const { g } = graphOf({ name: '', x: [64, 64, 16, 16], layer: (v) => conv2d(v, 256), expect: [] });
+  const lowered = chooseConvForms(g, ONLY('winograd'));
+  assert.equal(weightTransforms(lowered).length, 1, 'one transformed weight for the Conv and its ConvTranspose');
+  const ops = lowered.nodes.map((n) => n.op);
+  assert.deepEqual(['Pad', 'SpaceToDepth', 'DepthToSpace'].filter((op) => ops.includes(op)), []);
+  assert.equal(convs(lowered), 1, 'only the weight gradient stays a convolution');
 });

@@ -2,14 +2,18 @@
  * The Winograd form of a 5×5, stride-2 "SAME" convolution (pads [1, 1, 2, 2], the seed's DCGAN layers) and of its
  * adjoint, the ConvTranspose (a G layer's forward, a D layer's input gradient), in standard ONNX ops.
  *
- * Split by stride phase (even / odd rows and columns of the padded input: SpaceToDepth), the convolution is four 3×3
- * stride-1 correlations summed; each is Winograd's F(4×4, 3×3) (Lavin & Gray 2015): per 4×4 output tile, 6×6 input
- * values and 36 products instead of 144. The phases join the channels in the contraction, so per transform component
- * (a, a') it is one GEMM [N, 4·C] × [4·C, M], batched over tiles and components: 9 multiply-adds per output and channel
- * pair instead of 25 (2.8× fewer), in GEMMs over the batch (ORT's own Conv runs one small GEMM per image).
+ * Split by stride phase (even / odd rows and columns of the padded input), the convolution is four 3×3 stride-1
+ * correlations summed; each is Winograd's F(4×4, 3×3) (Lavin & Gray 2015): per 4×4 output tile, 6×6 input values and
+ * 36 products instead of 144. Per transform component (a, a') and phase it is one GEMM [N, C] × [C, M], batched over
+ * tiles, components and phases: 9 multiply-adds per output and channel pair instead of 25 (2.8× fewer), in GEMMs over
+ * the batch (ORT's own Conv runs one small GEMM per image).
  *
- * x → Pad → SpaceToDepth [N·4C·Hp, Wp] → the input transform along W, then H, as Gemms with a constant matrix →
- * U [Th·6, Tw·6, N, 4C] → × the transformed weight → the output transform along H, then W → [N, M, Ho, Wo]. The
+ * x → the input transform along W, then H, as Gemms with a constant matrix that also splits the phases and pads →
+ * U [Th, 6, 2, Tw, 6, 2, N, C] (tile, component, phase per axis) → × the transformed weight → the output transform along
+ * H, then W, whose Gemms also sum the phases → [N, M, Ho, Wo]. (With the phases split by Pad and SpaceToDepth
+ * instead, and joined with the channels in one GEMM per component, the ConvTranspose needed a DepthToSpace and a Slice
+ * and each weight a Pad and a SpaceToDepth: 64 px 1 D + 1 G bench/ab_paired.ts 0.948 and 0.969 for this form, 11
+ * and 9 of 12 pairs faster; separate processes 1.41–1.63 against 1.48–2.12 s, peak RSS 660–698 against 654–666 MB.) The
  * ConvTranspose is the same chain transposed, read backwards. Float32 error ~1e-5 of the output's largest value
  * (the transform's points are 0, ±1, ±2, ∞). Gradients are not taken through this form: it replaces nodes after
  * autodiff, like the other conv forms.
@@ -17,7 +21,7 @@
 import type { Builder } from '../builder.ts';
 import type { Node, Value } from '../ir.ts';
 import { matmul } from '../ops/matmul.ts';
-import { concat, pad, reshape, slice, transpose } from '../ops/shape.ts';
+import { concat, reshape, slice, transpose } from '../ops/shape.ts';
 
 const BT = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]];
 const G = [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]];
@@ -93,19 +97,35 @@ export function winogradGeometry(n: Node): Geometry | undefined {
 }
 
 /**
- * The input transform along one axis of a phase of L/2 + 1 padded pixels: [T·6, L/2 + 1], rows (tile t, component a):
- * component a of tile t is Σ_r Bᵀ[a, r]·d[4t + r] (d beyond the phase's end is zero).
+ * The input transform along an axis of L pixels, phases included: [T·12, L], rows (tile t, component a, phase d):
+ * component a of phase d's tile t is Σ_r Bᵀ[a, r]·x[2(4t + r) + d − 1] (the phase's pixel i is padded pixel 2i + d,
+ * pixel 2i + d − 1 of x; zero outside x and beyond the phase's L/2 + 1 pixels). The SAME padding and the stride-2
+ * phase split are in this matrix, so x needs no Pad and no SpaceToDepth, nor the adjoint a DepthToSpace and a Slice.
  */
 function inputMatrix(L: number): number[][] {
-  const m = Array.from({ length: (L / 8) * 6 }, () => new Array<number>(L / 2 + 1).fill(0));
-  for (let t = 0; t < L / 8; t++) for (let a = 0; a < 6; a++) for (let r = 0; r < 6; r++) {
-    if (4 * t + r <= L / 2) m[t * 6 + a][4 * t + r] = BT[a][r];
+  const m = Array.from({ length: (L / 8) * 12 }, () => new Array<number>(L).fill(0));
+  for (let t = 0; t < L / 8; t++) for (let a = 0; a < 6; a++) for (let d = 0; d < 2; d++) for (let r = 0; r < 6; r++) {
+    const l = 2 * (4 * t + r) + d - 1;
+    if (4 * t + r <= L / 2 && l >= 0 && l < L) m[(t * 6 + a) * 2 + d][l] = BT[a][r];
   }
   return m;
 }
 
-/** The weight transform [(a, a'), (i, j)] of one phase's 3×3 taps: G g Gᵀ. */
-const weightMatrix = (): number[][] => G.flatMap((ga) => G.map((gb) => ga.flatMap((u) => gb.map((v) => u * v))));
+/**
+ * The weight transform [(a, dy, a', dx), (i, j)]: component (a, a') of phase (dy, dx)'s 3×3 kernel, w's taps
+ * (2i' + dy, 2j' + dx), from the 5×5 taps (i, j) directly (G g Gᵀ per phase; taps past the kernel are zero).
+ */
+function weightMatrix(): number[][] {
+  const m: number[][] = [];
+  for (let a = 0; a < 6; a++) for (let dy = 0; dy < 2; dy++) for (let b = 0; b < 6; b++) for (let dx = 0; dx < 2; dx++) {
+    const row = new Array<number>(25).fill(0);
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) {
+      if (2 * i + dy < 5 && 2 * j + dx < 5) row[(2 * i + dy) * 5 + 2 * j + dx] = G[a][i] * G[b][j];
+    }
+    m.push(row);
+  }
+  return m;
+}
 
 export interface Memo {
   once: (key: string, make: () => Value) => Value;
@@ -128,60 +148,67 @@ const constant = (b: Builder, { once }: Memo, name: string, make: () => number[]
   const m = make();
   return b.constant(m.flat(), [m.length, m[0].length]);
 });
-/** The input transform along an axis of L pixels, and the output transform's transpose: one constant each per graph. */
+/** One constant each per graph: the input transform along an axis of L pixels, and the output transform's transpose
+ * without phases (the adjoint's first steps) and with them (the Conv's last steps, which sum the phases). */
 const inputs = (b: Builder, memo: Memo, L: number) => constant(b, memo, `B${L}`, () => inputMatrix(L));
-const outputs = (b: Builder, memo: Memo, L: number) => constant(b, memo, `A${L}`, () => outputMatrixT(L));
+const outputs = (b: Builder, memo: Memo, L: number, phases: 1 | 2) => constant(b, memo, `A${L}x${phases}`, () => outputMatrixT(L, phases));
 
 /**
- * The transformed weight [1, 6, 1, 6, M, 4C] (broadcast over tiles; contraction index (phase row, phase column, c)),
- * shared by the weight's Conv and ConvTranspose: w padded to 6×6 → SpaceToDepth [M, 4C, 3, 3] (the phases' taps) →
- * one GEMM with G⊗G → [36, M·4C].
+ * The transformed weight [1, 6, 2, 1, 6, 2, M, C] (broadcast over tiles): for each component (a, a') and phase
+ * (dy, dx), an [M, C] matrix; one GEMM of the constant weight transform with w as [M·C, 25], shared by the weight's
+ * Conv and ConvTranspose.
  */
 function weight(b: Builder, w: Value, { M, C }: Geometry, memo: Memo): Value {
   return memo.once(`wino w ${memo.id(w)}`, () => {
-    const phases = b.emit1('SpaceToDepth', [pad(b, w, [0, 0, 0, 0, 0, 0, 1, 1])], { blocksize: 2 });
-    const taps = reshape(b, phases, [M * 4 * C, 9]);
-    return reshape(b, matmul(b, constant(b, memo, 'G', weightMatrix), taps, false, true), [1, 6, 1, 6, M, 4 * C]);
+    const v = matmul(b, constant(b, memo, 'G', weightMatrix), reshape(b, w, [M * C, 25]), false, true);
+    return reshape(b, v, [1, 6, 2, 1, 6, 2, M, C]);
   });
 }
 
 /**
- * The output transform along one axis, transposed: [T·6, L/2], (tile t, component a) → output pixel 4t + o, Aᵀ[o, a].
+ * The output transform along one axis, transposed: [T·6·phases, L/2], rows (tile t, component a[, phase]) → output
+ * pixel 4t + o, Aᵀ[o, a] (the same for every phase: the GEMM contracting them sums the phases' correlations).
  */
-function outputMatrixT(L: number): number[][] {
-  const m = Array.from({ length: (L / 8) * 6 }, () => new Array<number>(L / 2).fill(0));
-  for (let t = 0; t < L / 8; t++) for (let a = 0; a < 6; a++) for (let o = 0; o < 4; o++) m[t * 6 + a][t * 4 + o] = AT[o][a];
+function outputMatrixT(L: number, phases: 1 | 2): number[][] {
+  const m = Array.from({ length: (L / 8) * 6 * phases }, () => new Array<number>(L / 2).fill(0));
+  for (let t = 0; t < L / 8; t++) for (let a = 0; a < 6; a++) for (let d = 0; d < phases; d++) {
+    for (let o = 0; o < 4; o++) m[(t * 6 + a) * phases + d][t * 4 + o] = AT[o][a];
+  }
   return m;
 }
 
 /**
  * Each transform is a 2-D Gemm with the data as its transposed operand, which contracts the data's last axis and
  * moves the result to the front: MLAS packs a transposed operand as it multiplies, so the layout changes cost no
- * Transpose (ORT's Transpose of these shapes ran at 4–7 ns a float). x [N·4C·Hp, Wp] → [Tw·6, N·4C·Hp] → U [Th·6,
- * Tw·6·N·4C]; after the GEMM with the weight, the output transforms take the tile axes back to the end: [N·M·Ho, Wo].
+ * Transpose (ORT's Transpose of these shapes ran at 4–7 ns a float). x [N·C·H, W] → [Tw·12, N·C·H] → U [Th·12,
+ * Tw·12·N·C] = [Th, 6, 2, Tw, 6, 2, N, C] (tile, component, phase per axis); one GEMM per component and phase with
+ * that phase's weight; the output transforms contract (tile, component, phase), which sums the four phases, and take
+ * the tile axes back to the end: [N·M·Ho, Wo].
  */
 function winogradConv(b: Builder, x: Value, w: Value, g: Geometry, memo: Memo): Value {
   const { N, C, M, H, W } = g;
-  const [Th, Tw, Hp, Wp] = [H / 8, W / 8, H / 2 + 1, W / 2 + 1];
-  const phases = b.emit1('SpaceToDepth', [pad(b, x, [0, 0, 1, 1, 0, 0, 1, 1])], { blocksize: 2 });
-  const v = matmul(b, inputs(b, memo, W), reshape(b, phases, [N * 4 * C * Hp, Wp]), false, true);
-  const u = matmul(b, inputs(b, memo, H), reshape(b, v, [Tw * 6 * N * 4 * C, Hp]), false, true);
-  const gw = transpose(b, weight(b, w, g, memo), [0, 1, 2, 3, 5, 4]);
-  const m = matmul(b, reshape(b, u, [Th, 6, Tw, 6, N, 4 * C]), gw);
-  const z = matmul(b, reshape(b, m, [Th * 6, Tw * 6 * N * M]), outputs(b, memo, H), true, false);
-  const y = matmul(b, reshape(b, z, [Tw * 6, N * M * H / 2]), outputs(b, memo, W), true, false);
+  const [Th, Tw] = [H / 8, W / 8];
+  const v = matmul(b, inputs(b, memo, W), reshape(b, x, [N * C * H, W]), false, true);
+  const u = matmul(b, inputs(b, memo, H), reshape(b, v, [Tw * 12 * N * C, H]), false, true);
+  const gw = transpose(b, weight(b, w, g, memo), [0, 1, 2, 3, 4, 5, 7, 6]);
+  const m = matmul(b, reshape(b, u, [Th, 6, 2, Tw, 6, 2, N, C]), gw);
+  const z = matmul(b, reshape(b, m, [Th * 12, Tw * 12 * N * M]), outputs(b, memo, H, 2), true, false);
+  const y = matmul(b, reshape(b, z, [Tw * 12, N * M * H / 2]), outputs(b, memo, W, 2), true, false);
   return reshape(b, y, [N, M, H / 2, W / 2]);
 }
 
-/** The ConvTranspose: winogradConv's chain transposed, from y's side back to x's. */
+/**
+ * The ConvTranspose: winogradConv's chain transposed, from y's side back to x's; the output transforms' adjoints
+ * need no phases (the GEMM broadcasts gy's components over the four phase kernels).
+ */
 function winogradConvTranspose(b: Builder, gy: Value, w: Value, g: Geometry, memo: Memo): Value {
   const { N, C, M, H, W } = g;
-  const [Th, Tw, Hp, Wp] = [H / 8, W / 8, H / 2 + 1, W / 2 + 1];
-  const z = matmul(b, outputs(b, memo, W), reshape(b, gy, [N * M * H / 2, W / 2]), false, true);
-  const m = matmul(b, outputs(b, memo, H), reshape(b, z, [Tw * 6 * N * M, H / 2]), false, true);
-  const u = matmul(b, reshape(b, m, [Th, 6, Tw, 6, N, M]), weight(b, w, g, memo));
-  const v = matmul(b, reshape(b, u, [Th * 6, Tw * 6 * N * 4 * C]), inputs(b, memo, H), true, false);
-  const p = matmul(b, reshape(b, v, [Tw * 6, N * 4 * C * Hp]), inputs(b, memo, W), true, false);
-  const phases = b.emit1('DepthToSpace', [reshape(b, p, [N, 4 * C, Hp, Wp])], { blocksize: 2, mode: 'DCR' });
-  return slice(b, phases, [1, 1], [H + 1, W + 1], [2, 3]);
+  const [Th, Tw] = [H / 8, W / 8];
+  const z = matmul(b, outputs(b, memo, W, 1), reshape(b, gy, [N * M * H / 2, W / 2]), false, true);
+  const m = matmul(b, outputs(b, memo, H, 1), reshape(b, z, [Tw * 6 * N * M, H / 2]), false, true);
+  const u = matmul(b, reshape(b, m, [Th, 6, 1, Tw, 6, 1, N, M]), weight(b, w, g, memo));
+  const v = matmul(b, reshape(b, u, [Th * 12, Tw * 12 * N * C]), inputs(b, memo, H), true, false);
+  const p = matmul(b, reshape(b, v, [Tw * 12, N * C * H]), inputs(b, memo, W), true, false);
+  return reshape(b, p, [N, C, H, W]);
 }
+
