@@ -23,8 +23,9 @@ const BLOCK_FLOATS = (32 * 1024 * 1024 - 8192) / 4;
 let raised: Promise<void> | undefined;
 
 /**
- * Once per process, where the C library is glibc: ORT allocates and frees one such block (Expand → ReduceSum). Only
- * speed depends on it, so a failure is ignored.
+ * Once per process, before its training sessions open, where the C library is glibc: ORT allocates and frees one such
+ * block (Expand → ReduceSum). Only speed depends on it, so a failure is ignored; commands that open no training
+ * session (export, eval) do not pay for it.
  */
 export function raiseMallocThresholds(): Promise<void> {
   raised ??= (async () => {

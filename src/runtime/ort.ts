@@ -4,7 +4,6 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { GancError } from '../errors.ts';
-import { raiseMallocThresholds } from './heap.ts';
 
 export type Device = 'cpu' | 'cuda';
 
@@ -38,7 +37,6 @@ export interface SessionOptions {
 
 export async function createSession(model: Uint8Array | string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
   const device = opts.device ?? 'cpu';
-  await raiseMallocThresholds();
   if (device === 'cuda') {
     if (!existsSync(path.join(PROVIDER_DIR, 'libonnxruntime_providers_cuda.so'))) throw new GancError(cudaHelp(''));
     ort.env.logLevel = 'fatal'; // ORT would also log a failed provider load; ganc says it once, in one line

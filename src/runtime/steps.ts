@@ -5,6 +5,7 @@ import { FUSED_GRAPH } from '../compiler/fuse_steps.ts';
 import { STATE_ROLES } from '../compiler/ir.ts';
 import { toOnnx } from '../compiler/onnx.ts';
 import { createSession, type SessionOptions } from './ort.ts';
+import { raiseMallocThresholds } from './heap.ts';
 import type { StateStore } from './state.ts';
 
 export class GraphRunner {
@@ -46,6 +47,7 @@ export interface Sessions {
 }
 
 export async function openSessions(c: Compiled, opts: SessionOptions): Promise<Sessions> {
+  await raiseMallocThresholds(); // training steps free and reallocate their intermediates every step (heap.ts)
   const open = async (name: string) => {
     const graph = c.graphs.find((g) => g.name === name)!;
     // The generator graph takes any number of z rows (sample grids need not match the training batch).
