@@ -112,8 +112,8 @@ function inputMatrix(L: number): number[][] {
 }
 
 /**
- * The weight transform [(a, dy, a', dx), (i, j)]: component (a, a') of phase (dy, dx)'s 3×3 kernel, w's taps
- * (2i' + dy, 2j' + dx), from the 5×5 taps (i, j) directly (G g Gᵀ per phase; taps past the kernel are zero).
+ * The weight transform [(a, dy, a', dx), 25]: from w's 5×5 taps, component (a, a') of G g Gᵀ where g is phase
+ * (dy, dx)'s 3×3 kernel, g[i][j] = w[2i + dy][2j + dx] (zero past the 5×5 kernel).
  */
 function weightMatrix(): number[][] {
   const m: number[][] = [];
@@ -211,4 +211,3 @@ function winogradConvTranspose(b: Builder, gy: Value, w: Value, g: Geometry, mem
   const p = matmul(b, reshape(b, v, [Tw * 12, N * C * H]), inputs(b, memo, W), true, false);
   return reshape(b, p, [N, C, H, W]);
 }
-
